@@ -1,0 +1,229 @@
+"""What a lab scenario can do in dom0: disks, domUs, checks and results.
+
+A scenario's dom0.py builds a :class:`Scenario`, records facts and checks,
+and calls :meth:`Scenario.save`.  Everything that waits has a bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LAB = Path(os.environ.get("LAB_DIR", "/lab"))
+OUT = Path(os.environ.get("LAB_OUT", "/run/lab-out"))
+XL = "/usr/lib/xen-4.17/bin/xl"
+CONSOLE_LOGS = Path("/var/log/xen/console")
+KERNEL_PROBLEM = re.compile(r"\b(BUG:|WARNING:|Oops|general protection fault|Call Trace:|kernel BUG)")
+
+
+def job() -> dict[str, Any]:
+    """The job description the host wrote (series, abi, srcversions...)."""
+    return json.loads((LAB / "job.json").read_text())
+
+
+def sh(*argv: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command with a time bound; its output is captured."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def read(path: str | Path, default: str = "") -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return default
+
+
+def kernel_log_problems(text: str) -> list[str]:
+    """Lines of a kernel log that show a BUG, WARNING or Oops."""
+    return [line for line in text.splitlines() if KERNEL_PROBLEM.search(line)]
+
+
+class Scenario:
+    """Facts and checks of one scenario, saved as result.json."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, Any] = {}
+        self.checks: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+
+    def fact(self, name: str, value: Any) -> Any:
+        self.facts[name] = value
+        print(f"lab: fact {name} = {value!r}", flush=True)
+        return value
+
+    def check(self, name: str, ok: bool, **details: Any) -> bool:
+        self.checks.append({"name": name, "ok": bool(ok), **details})
+        print(f"lab: {'PASS' if ok else 'FAIL'} {name} {details if details else ''}", flush=True)
+        return bool(ok)
+
+    def save(self) -> None:
+        self.facts.setdefault("scenario_seconds", round(time.monotonic() - self.started, 1))
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "result.json").write_text(json.dumps(
+            {"facts": self.facts, "checks": self.checks}, indent=2, sort_keys=True))
+
+
+# -- modules -----------------------------------------------------------------
+
+def module_srcversion(name: str) -> str:
+    return read(f"/sys/module/{name.replace('-', '_')}/srcversion")
+
+
+def module_taint(name: str) -> str:
+    return read(f"/sys/module/{name.replace('-', '_')}/taint")
+
+
+def load_backend(flavour: str) -> None:
+    """Replace the loaded xen-blkback with one of the job's builds."""
+    if Path("/sys/module/xen_blkback").exists():
+        sh("rmmod", "xen_blkback")
+    sh("insmod", str(LAB / "modules" / flavour / "xen-blkback.ko"))
+
+
+# -- disks -------------------------------------------------------------------
+
+def scsi_debug(**params: Any) -> str:
+    """Load scsi_debug with ``params`` and return its disk's /dev path."""
+    if Path("/sys/module/scsi_debug").exists():
+        sh("rmmod", "scsi_debug")
+    sh("modprobe", "sd_mod")
+    sh("modprobe", "scsi_debug", *(f"{k}={v}" for k, v in params.items()))
+    found: list[str] = []
+
+    def disk() -> bool:
+        for blk in Path("/sys/block").glob("sd*"):
+            if read(blk / "device" / "model") == "scsi_debug" and Path("/dev", blk.name).exists():
+                found.append(f"/dev/{blk.name}")
+                return True
+        return False
+
+    if not wait_until(disk, 30):
+        raise RuntimeError("scsi_debug's disk did not appear within 30s")
+    return found[0]
+
+
+def remove_scsi_debug() -> None:
+    if Path("/sys/module/scsi_debug").exists():
+        sh("rmmod", "scsi_debug", check=False)
+
+
+def integrity(dev: str) -> dict[str, str]:
+    """A block device's integrity profile as sysfs shows it."""
+    base = Path("/sys/block") / Path(dev).name / "integrity"
+    return {f: read(base / f, "none") for f in
+            ("format", "protection_interval_bytes", "tag_size", "device_is_integrity_capable")}
+
+
+# -- domUs -------------------------------------------------------------------
+
+@dataclass
+class DomuRun:
+    """What one domU did: its records, its log and whether it finished."""
+
+    name: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    script_log: list[str] = field(default_factory=list)
+    dmesg: list[str] = field(default_factory=list)
+    exit_status: int | None = None
+    timed_out: bool = False
+    create_error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.exit_status is not None and not self.timed_out and not self.create_error
+
+    def record(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("record") == name]
+
+    def kernel_problems(self) -> list[str]:
+        return kernel_log_problems("\n".join(self.dmesg))
+
+
+def domain_exists(name: str) -> bool:
+    return sh(XL, "domid", name, check=False, timeout=20).returncode == 0
+
+
+def parse_console(text: str, run: DomuRun) -> None:
+    """Pick the tagged lines out of a domU's console log."""
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        for tag, sink in (("@@LAB@@ ", None), ("@@LOG@@ ", run.script_log),
+                          ("@@DMESG@@ ", run.dmesg)):
+            i = line.find(tag)
+            if i < 0:
+                continue
+            payload = line[i + len(tag):]
+            if sink is not None:
+                sink.append(payload)
+            else:
+                try:
+                    run.records.append(json.loads(payload))
+                except json.JSONDecodeError:
+                    run.script_log.append("unparsable record: " + payload)
+        i = line.find("@@LAB-END@@ ")
+        if i >= 0:
+            try:
+                run.exit_status = int(line[i + 12:].split()[0])
+            except (ValueError, IndexError):
+                run.exit_status = -1
+
+
+def run_domu(name: str, disks: list[str], script: str, frontend: str = "patched",
+             memory: int = 256, timeout: float = 240) -> DomuRun:
+    """Create a PV domU that runs ``script`` against ``disks`` and wait,
+    bounded, until it powers off.  A domU that does not finish in time is
+    destroyed and reported as timed out."""
+    run = DomuRun(name)
+    cfg = Path("/run") / f"{name}.cfg"
+    disk_list = ", ".join(json.dumps(d) for d in disks)
+    cfg.write_text(
+        f'name = "{name}"\ntype = "pv"\n'
+        f'kernel = "{LAB}/domu/vmlinuz"\nramdisk = "{LAB}/domu/initrd.gz"\n'
+        f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}"\n'
+        f"memory = {memory}\nvcpus = 1\nvif = []\ndisk = [ {disk_list} ]\n"
+        'on_poweroff = "destroy"\non_reboot = "destroy"\non_crash = "destroy"\n')
+    log = CONSOLE_LOGS / f"guest-{name}.log"
+    log.unlink(missing_ok=True)
+    start = time.monotonic()
+    created = sh(XL, "create", str(cfg), check=False, timeout=120)
+    if created.returncode != 0:
+        run.create_error = (created.stderr or created.stdout).strip()[-2000:]
+        return run
+    if not wait_until(lambda: not domain_exists(name), timeout, interval=0.5):
+        run.timed_out = True
+        sh(XL, "destroy", name, check=False, timeout=60)
+    run.seconds = round(time.monotonic() - start, 1)
+    time.sleep(0.5)  # let xenconsoled drain the last lines
+    text = read(log)
+    (OUT / f"domu-{name}-console.log").write_text(text)
+    parse_console(text, run)
+    return run
+
+
+def backend_vbds() -> list[str]:
+    """The vbd backend devices that exist in dom0 right now."""
+    return sorted(p.name for p in Path("/sys/bus/xen-backend/devices").glob("vbd-*"))
+
+
+def dom0_kernel_problems() -> list[str]:
+    return kernel_log_problems(sh("dmesg", timeout=20).stdout)

@@ -1,0 +1,149 @@
+"""A lab job: what the host hands dom0 (a tar on a raw disk) and what it
+gets back (another tar on another raw disk)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import debian, images
+from .cache import cache_root, key
+from .kmod import ModuleBuild, modinfo
+
+HERE = Path(__file__).resolve().parent
+GUEST = HERE / "guest"
+SCENARIOS = HERE / "scenarios"
+RESULT_DISK_MIB = 256
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named scenario: dom0.py, optional domu-*.sh and scenario.toml."""
+
+    name: str
+    directory: Path
+    timeout: int
+    backend: str
+    udev: bool
+    description: str
+
+    @classmethod
+    def load(cls, name: str) -> "Scenario":
+        directory = SCENARIOS / name
+        meta_file = directory / "scenario.toml"
+        if not meta_file.exists():
+            known = ", ".join(available()) or "none"
+            raise ValueError(f"unknown scenario {name!r} (known: {known})")
+        meta = tomllib.loads(meta_file.read_text())
+        return cls(name, directory, int(meta.get("timeout", 300)),
+                   str(meta.get("backend", "patched")), bool(meta.get("udev", False)),
+                   str(meta.get("description", "")).strip())
+
+    def domu_scripts(self) -> list[Path]:
+        return sorted(self.directory.glob("domu-*.sh"))
+
+
+def available() -> list[str]:
+    """The names of every scenario."""
+    return sorted(p.parent.name for p in SCENARIOS.glob("*/scenario.toml"))
+
+
+def labio() -> Path:
+    """The static guest I/O tool, built once per source version."""
+    src = GUEST / "labio.c"
+    out = cache_root() / "tools" / f"labio-{key(src)}"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Werror", "-o", str(out), str(src)],
+                       check=True, capture_output=True)
+    return out
+
+
+def module_deps(kos: list[Path]) -> tuple[str, ...]:
+    """Debian modules our builds depend on (e.g. t10-pi)."""
+    deps: list[str] = []
+    for ko in kos:
+        for dep in modinfo(ko, "depends").split(","):
+            if dep and dep not in deps:
+                deps.append(dep)
+    return tuple(deps)
+
+
+def domu_initramfs(abi: str, scenario: Scenario, builds: dict[str, ModuleBuild], out: Path) -> Path:
+    """The domU's initramfs: busybox, both blkfront flavours, the tools and
+    the scenario's domU scripts."""
+    extra = {"init": GUEST / "domu-init", "lab/bin/labio": labio(),
+             "lab/bin/lablib.sh": GUEST / "lablib.sh"}
+    for flavour, b in builds.items():
+        extra[f"lab/front/{flavour}/xen-blkfront.ko"] = b.blkfront
+    for script in scenario.domu_scripts():
+        extra[f"lab/scripts/{script.name}"] = script
+    tree = debian.kernel_tree(abi)
+    deps = module_deps([b.blkfront for b in builds.values()])
+    modules = images.module_load_order(tree, abi, deps) if deps else []
+    return images.domu_initramfs(abi, extra, modules, out)
+
+
+def job_description(scenario: Scenario, series: str, abi: str,
+                    builds: dict[str, ModuleBuild]) -> dict[str, Any]:
+    return {
+        "scenario": scenario.name,
+        "series": series,
+        "abi": abi,
+        "timeout": scenario.timeout,
+        "backend": scenario.backend,
+        "udev": scenario.udev,
+        "srcversion": {f: {"xen-blkback": modinfo(b.blkback, "srcversion"),
+                           "xen-blkfront": modinfo(b.blkfront, "srcversion")}
+                       for f, b in builds.items()},
+    }
+
+
+def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
+             builds: dict[str, ModuleBuild], repo: Path) -> Path:
+    """Write job.tar for dom0 into ``workdir`` and return its path."""
+    tree = debian.kernel_tree(abi)
+    initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz")
+    desc = job_description(scenario, series, abi, builds)
+    path = workdir / "job.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        data = json.dumps(desc, indent=2).encode()
+        info = tarfile.TarInfo("job.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for f in ("dom0-init", "labguest.py", "lablib.sh"):
+            tar.add(GUEST / f, f"guest/{f}")
+        tar.add(scenario.directory, "scenario")
+        for flavour, b in builds.items():
+            tar.add(b.blkback, f"modules/{flavour}/xen-blkback.ko")
+            tar.add(b.blkfront, f"modules/{flavour}/xen-blkfront.ko")
+        tar.add(tree / "boot" / f"vmlinuz-{abi}", "domu/vmlinuz")
+        tar.add(initrd, "domu/initrd.gz")
+        ctl = repo / "ctl"
+        if ctl.is_dir():
+            tar.add(ctl, "ctl", filter=lambda t: None if "__pycache__" in t.name else t)
+    return path
+
+
+def blank_disk(path: Path, mib: int = RESULT_DISK_MIB) -> Path:
+    """A zeroed (sparse) raw disk for dom0 to write its results to."""
+    path.unlink(missing_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(mib * 1024 * 1024)
+    return path
+
+
+def read_results(disk: Path, dest: Path) -> None:
+    """Unpack the tar dom0 wrote on the result disk into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(disk, "r:") as tar:
+            tar.extractall(dest, filter="data")
+    except tarfile.ReadError:
+        pass  # dom0 never wrote it: the caller reports what is missing

@@ -1,0 +1,125 @@
+"""Boot Xen, dom0 and its disks under QEMU (TCG), with a time bound."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Xen prints on the emulated serial port; dom0 prints on Xen's console.
+# -cpu max crashes a PV dom0 at boot under TCG; qemu64 does not.
+XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
+            "loglvl=all guest_loglvl=all")
+DOM0_ARGS = "console=hvc0 earlyprintk=xen loglevel=5"
+MEMORY_MIB = 2048
+
+
+class LabError(RuntimeError):
+    """The lab could not produce a result; the message ends with the
+    tail of the serial log when there is one."""
+
+
+class LabTimeout(LabError):
+    """QEMU did not finish within its bound."""
+
+
+# Serial log lines after which the machine will never power off cleanly.
+FATAL_MARKERS = ("Kernel panic - not syncing", "Hardware Dom0 crashed", "lab-initramfs: FATAL",
+                 "Panic on CPU")
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A raw disk image on the emulated IDE bus, known to the guest by
+    its model string."""
+
+    path: Path
+    model: str
+    snapshot: bool = True
+
+
+@dataclass
+class Machine:
+    xen: Path
+    kernel: Path
+    initrd: Path
+    drives: list[Drive]
+    serial_log: Path
+    dom0_args: str = DOM0_ARGS
+    xen_args: str = XEN_ARGS
+    memory_mib: int = MEMORY_MIB
+    cpus: int = 2
+    extra: list[str] = field(default_factory=list)
+
+    def argv(self) -> list[str]:
+        """The qemu-system-x86_64 command line."""
+        if len(self.drives) > 4:
+            raise ValueError("the PIIX IDE buses take four disks")
+        module = f"{self.kernel} {self.dom0_args}".replace(",", ",,")
+        argv = [
+            "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64",
+            "-m", str(self.memory_mib), "-smp", str(self.cpus),
+            "-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none",
+            "-serial", f"file:{self.serial_log}",
+            "-kernel", str(self.xen), "-append", self.xen_args,
+            "-initrd", f"{module},{self.initrd}",
+        ]
+        for i, d in enumerate(self.drives):
+            snap = ",snapshot=on" if d.snapshot else ""
+            argv += ["-drive", f"file={d.path},format=raw,if=none,id=d{i}{snap}",
+                     "-device", f"ide-hd,drive=d{i},bus=ide.{i // 2},unit={i % 2},model={d.model}"]
+        return argv + self.extra
+
+
+def serial_tail(log: Path, lines: int = 60) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no serial log)"
+    return "\n".join(text.replace("\r", "").splitlines()[-lines:])
+
+
+def run(machine: Machine, timeout: float) -> float:
+    """Boot the machine and wait until it powers off; return the seconds
+    it ran.  Raises LabTimeout (with the serial log's tail) past
+    ``timeout`` and LabError if QEMU fails."""
+    machine.serial_log.unlink(missing_ok=True)
+    start = time.monotonic()
+    proc = subprocess.Popen(machine.argv(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    fatal = ""
+    try:
+        while proc.poll() is None:
+            if time.monotonic() - start > timeout:
+                raise LabTimeout(f"the lab machine did not power off within {timeout:.0f}s; "
+                                 f"serial log ({machine.serial_log}) ends with:\n"
+                                 + serial_tail(machine.serial_log))
+            fatal = fatal_marker(machine.serial_log)
+            if fatal:
+                time.sleep(3)  # let the last lines of the report reach the log
+                raise LabError(f"the lab machine crashed ({fatal}); serial log "
+                               f"({machine.serial_log}) ends with:\n"
+                               + serial_tail(machine.serial_log))
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out = proc.communicate()[0]
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise LabError(f"qemu exited {proc.returncode}: {out.strip()[-2000:]}\n"
+                       + serial_tail(machine.serial_log))
+    return seconds
+
+
+def fatal_marker(log: Path) -> str:
+    """The first fatal marker in the serial log, or ''."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    for marker in FATAL_MARKERS:
+        if marker in text:
+            return marker
+    return ""

@@ -1,0 +1,105 @@
+"""Run one scenario in the lab and bring its results back to the host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import debian, images, kmod, qemu
+from .job import Scenario, blank_disk, make_job, read_results
+
+REPO = debian.REPO
+ARTIFACTS = REPO / "lab-artifacts"
+
+
+@dataclass
+class LabResult:
+    """A scenario's facts and checks, as dom0 saved them, plus timings."""
+
+    scenario: str
+    series: str
+    abi: str
+    facts: dict[str, Any]
+    checks: list[dict[str, Any]]
+    artifacts: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def check(self, name: str) -> dict[str, Any]:
+        """The check called ``name``; KeyError if the scenario never ran it."""
+        for c in self.checks:
+            if c["name"] == name:
+                return c
+        raise KeyError(f"scenario {self.scenario} has no check {name!r}; "
+                       f"it ran: {[c['name'] for c in self.checks]}")
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if not c["ok"]]
+
+    def artifact(self, name: str) -> str:
+        p = self.artifacts / name
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+def prepare(series: str) -> dict[str, Any]:
+    """Everything a boot needs that does not depend on the scenario:
+    resolved versions, module builds and cached images."""
+    t0 = time.monotonic()
+    abi = debian.kernel_abi(series)
+    builds = {f: kmod.build(series, f, abi) for f in kmod.FLAVOURS}
+    t1 = time.monotonic()
+    ready = {
+        "abi": abi,
+        "builds": builds,
+        "xen": debian.xen_hypervisor(),
+        "kernel": debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}",
+        "initrd": images.dom0_initramfs(abi),
+        "rootfs": images.dom0_rootfs(abi),
+    }
+    ready["timings"] = {"module_build_s": round(t1 - t0, 1),
+                        "images_s": round(time.monotonic() - t1, 1)}
+    return ready
+
+
+def run(name: str, series: str = "6.1", artifacts: Path | None = None) -> LabResult:
+    """Build what is needed, boot the lab with scenario ``name`` and return
+    its results.  Raises qemu.LabError when the lab produced none."""
+    scenario = Scenario.load(name)
+    ready = prepare(series)
+    out = artifacts or ARTIFACTS / f"{name}-{series}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    job = make_job(out, scenario, series, ready["abi"], ready["builds"], REPO)
+    result_disk = blank_disk(out / "result.img")
+    machine = qemu.Machine(
+        xen=ready["xen"], kernel=ready["kernel"], initrd=ready["initrd"],
+        drives=[qemu.Drive(ready["rootfs"], "LABROOT"), qemu.Drive(job, "LABJOB"),
+                qemu.Drive(result_disk, "LABOUT", snapshot=False)],
+        serial_log=out / "serial.log")
+    # The machine's bound: the scenario's own, plus boot and shutdown.
+    seconds = qemu.run(machine, timeout=scenario.timeout + 180)
+    results = out / "results"
+    read_results(result_disk, results)
+    result_disk.unlink()
+    job.unlink()
+    saved = results / "result.json"
+    if not saved.exists():
+        status = (results / "exit-status").read_text().strip() if (results / "exit-status").exists() else "none"
+        raise qemu.LabError(f"scenario {name} saved no result (dom0 exit status {status}); "
+                            f"serial log ends with:\n{qemu.serial_tail(machine.serial_log)}")
+    data = json.loads(saved.read_text())
+    timings = dict(ready["timings"])
+    timings["qemu_s"] = round(seconds, 1)
+    for stage in ("uptime-init", "uptime-toolstack", "uptime"):
+        f = results / stage
+        if f.exists():
+            timings[f"dom0_{stage.replace('-', '_')}_s"] = float(f.read_text().split()[0])
+    res = LabResult(name, series, ready["abi"], data["facts"], data["checks"], results, timings)
+    (out / "summary.json").write_text(json.dumps(
+        {"scenario": name, "series": series, "abi": res.abi, "timings": timings,
+         "facts": res.facts, "checks": res.checks}, indent=2, default=str))
+    return res

@@ -1,0 +1,10 @@
+# The domU's half of the smoke scenario.
+if wait_for /dev/xvdb 30; then
+	rec xvdb present=true size_sectors="$(cat /sys/block/xvdb/size)" \
+		integrity_format="$(sysfs_value /sys/block/xvdb/integrity/format)"
+else
+	rec xvdb present=false
+	exit 1
+fi
+labio write /dev/xvdb 0 1048576 65536 20261125 >> "$LAB_REC"
+labio verify /dev/xvdb 0 1048576 65536 20261125 >> "$LAB_REC"
