@@ -140,10 +140,19 @@ def blank_disk(path: Path, mib: int = RESULT_DISK_MIB) -> Path:
 
 
 def read_results(disk: Path, dest: Path) -> None:
-    """Unpack the tar dom0 wrote on the result disk into ``dest``."""
+    """Unpack the tar dom0 wrote on the result disk into ``dest``: regular
+    files and folders only, never outside ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(disk, "r:") as tar:
-            tar.extractall(dest, filter="data")
+            members = [m for m in tar.getmembers() if safe_member(m)]
+            tar.extractall(dest, members=members)
     except tarfile.ReadError:
         pass  # dom0 never wrote it: the caller reports what is missing
+
+
+def safe_member(member: tarfile.TarInfo) -> bool:
+    """A result archive member that may be unpacked on the host."""
+    parts = Path(member.name).parts
+    return ((member.isfile() or member.isdir())
+            and not member.name.startswith("/") and ".." not in parts)

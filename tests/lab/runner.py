@@ -45,12 +45,12 @@ class LabResult:
         return p.read_text(errors="replace") if p.exists() else ""
 
 
-def prepare(series: str) -> dict[str, Any]:
+def prepare(series: str, patch_dir: Path | None = None) -> dict[str, Any]:
     """Everything a boot needs that does not depend on the scenario:
     resolved versions, module builds and cached images."""
     t0 = time.monotonic()
     abi = debian.kernel_abi(series)
-    builds = {f: kmod.build(series, f, abi) for f in kmod.FLAVOURS}
+    builds = {f: kmod.build(series, f, abi, patch_dir) for f in kmod.FLAVOURS}
     t1 = time.monotonic()
     ready = {
         "abi": abi,
@@ -65,11 +65,13 @@ def prepare(series: str) -> dict[str, Any]:
     return ready
 
 
-def run(name: str, series: str = "6.1", artifacts: Path | None = None) -> LabResult:
+def run(name: str, series: str = "6.1", artifacts: Path | None = None,
+        patch_dir: Path | None = None) -> LabResult:
     """Build what is needed, boot the lab with scenario ``name`` and return
-    its results.  Raises qemu.LabError when the lab produced none."""
+    its results.  ``patch_dir`` replaces patches/<series> for the patched
+    build.  Raises qemu.LabError when the lab produced none."""
     scenario = Scenario.load(name)
-    ready = prepare(series)
+    ready = prepare(series, patch_dir)
     out = artifacts or ARTIFACTS / f"{name}-{series}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

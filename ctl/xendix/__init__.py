@@ -1,0 +1,1 @@
+"""xendix: the xen-dix dom0 control plane."""

@@ -1,0 +1,114 @@
+"""The guest-side pieces that can run on the host: the console protocol
+between domU and dom0, the record helper and the I/O tool."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab import job
+
+GUEST = Path(job.__file__).parent / "guest"
+
+
+@pytest.fixture(scope="module")
+def labguest():
+    spec = importlib.util.spec_from_file_location("labguest", GUEST / "labguest.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["labguest"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tagged_console_lines_become_records_logs_and_dmesg(labguest):
+    run = labguest.DomuRun("g")
+    labguest.parse_console(
+        "Linux version 6.1\r\n"
+        '@@LAB@@ {"record": "io", "op": "write", "ok": true}\r\n'
+        "[    3.1] xen_blkfront: a line printed in between\r\n"
+        "@@LOG@@ script said hello\r\n"
+        "@@DMESG@@ [    2.0] blkfront: xvdb: flush diskcache: enabled\r\n"
+        "@@LAB-END@@ 0\r\n", run)
+    assert run.records == [{"record": "io", "op": "write", "ok": True}]
+    assert run.script_log == ["script said hello"]
+    assert run.dmesg == ["[    2.0] blkfront: xvdb: flush diskcache: enabled"]
+    assert run.finished and run.record("io")[0]["op"] == "write"
+
+
+def test_a_domu_without_an_end_line_has_not_finished(labguest):
+    run = labguest.DomuRun("g")
+    labguest.parse_console('@@LAB@@ {"record": "x"}\n', run)
+    assert not run.finished
+
+
+def test_a_broken_record_is_kept_as_log_not_lost(labguest):
+    run = labguest.DomuRun("g")
+    labguest.parse_console("@@LAB@@ {not json\n@@LAB-END@@ 1\n", run)
+    assert run.records == [] and run.exit_status == 1
+    assert run.script_log == ["unparsable record: {not json"]
+
+
+@pytest.mark.parametrize("line, bad", [
+    ("[ 1.0] WARNING: CPU: 0 PID: 1 at block/blk-core.c:1 x", True),
+    ("[ 1.0] BUG: unable to handle page fault", True),
+    ("[ 1.0] Oops: 0000 [#1] SMP", True),
+    ("[ 1.0] blkfront: xvdb: barrier or flush: disabled", False),
+])
+def test_kernel_problems_are_bug_warning_and_oops(labguest, line, bad):
+    assert bool(labguest.kernel_log_problems(line)) is bad
+
+
+def test_rec_writes_one_json_object_a_line(tmp_path):
+    out = tmp_path / "rec"
+    subprocess.run(["sh", "-c", f'. {GUEST}/lablib.sh; rec xvdb present=true size=131072 '
+                    'format=T10-DIF-TYPE1-CRC note="a \\"quoted\\" word" neg=-3'],
+                   env={"LAB_REC": str(out), "PATH": "/usr/bin:/bin"}, check=True)
+    assert json.loads(out.read_text()) == {
+        "record": "xvdb", "present": True, "size": 131072, "format": "T10-DIF-TYPE1-CRC",
+        "note": 'a "quoted" word', "neg": -3}
+
+
+@pytest.fixture(scope="module")
+def labio():
+    return job.labio()
+
+
+def io(labio: Path, *args: str) -> tuple[int, dict]:
+    proc = subprocess.run([str(labio), *args], capture_output=True, text=True)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_labio_writes_a_pattern_that_reads_back_with_any_block_size(labio, tmp_path):
+    dev = tmp_path / "disk"
+    dev.write_bytes(bytes(2 << 20))
+    rc, rec = io(labio, "write", str(dev), "0", "1048576", "65536", "42")
+    assert rc == 0 and rec["ok"] and rec["ios"] == 16
+    rc, rec = io(labio, "verify", str(dev), "0", "1048576", "4096", "42")
+    assert rc == 0 and rec["ok"] and rec["ios"] == 256
+
+
+def test_labio_reports_where_the_data_differs(labio, tmp_path):
+    dev = tmp_path / "disk"
+    dev.write_bytes(bytes(1 << 20))
+    io(labio, "write", str(dev), "0", "1048576", "4096", "7")
+    data = bytearray(dev.read_bytes())
+    data[8192 + 17] ^= 0xFF
+    dev.write_bytes(bytes(data))
+    rc, rec = io(labio, "verify", str(dev), "0", "1048576", "4096", "7")
+    assert rc == 1 and not rec["ok"] and rec["mismatch_at"] == 8192 + 16
+
+
+def test_labio_names_the_errno_of_a_failed_io(labio, tmp_path):
+    rc, rec = io(labio, "verify", str(tmp_path / "missing"), "0", "4096", "4096", "1")
+    assert rc == 1 and rec["errno"] == 2 and not rec["ok"]
+
+
+def test_labio_refuses_unaligned_sizes(labio, tmp_path):
+    proc = subprocess.run([str(labio), "write", str(tmp_path / "d"), "0", "1000", "1000", "1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "multiples of 512" in proc.stderr

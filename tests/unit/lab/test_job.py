@@ -1,0 +1,65 @@
+"""Scenarios, results and cache keys on the host side."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.lab import cache, job
+
+
+def test_every_scenario_has_a_dom0_half_and_a_description():
+    names = job.available()
+    assert "smoke" in names
+    for name in names:
+        s = job.Scenario.load(name)
+        assert (s.directory / "dom0.py").exists(), name
+        assert s.description and 0 < s.timeout <= 1200, name
+
+
+def test_an_unknown_scenario_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown scenario 'nope' \(known: .*smoke"):
+        job.Scenario.load("nope")
+
+
+def test_results_unpack_files_but_never_outside_the_folder(tmp_path):
+    disk = tmp_path / "out.img"
+    with tarfile.open(disk, "w") as tar:
+        for name, data in (("./result.json", b"{}"), ("../escape", b"x"), ("/abs", b"y")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("./link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        tar.addfile(link)
+    with open(disk, "ab") as f:
+        f.write(bytes(1 << 20))  # the rest of the raw disk is zeros
+    dest = tmp_path / "results"
+    job.read_results(disk, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["result.json"]
+    assert not (tmp_path / "escape").exists()
+
+
+def test_a_blank_result_disk_yields_no_results(tmp_path):
+    dest = tmp_path / "results"
+    job.read_results(job.blank_disk(tmp_path / "out.img", mib=1), dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_cache_keys_change_with_content_not_with_time(tmp_path):
+    f = tmp_path / "0001-a.patch"
+    f.write_text("one")
+    k1 = cache.key("6.1", f)
+    assert cache.key("6.1", f) == k1
+    f.write_text("two")
+    assert cache.key("6.1", f) != k1
+    assert cache.key("6.12", f) != cache.key("6.1", f)
+
+
+def test_the_cache_lives_where_xendix_lab_cache_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("XENDIX_LAB_CACHE", str(tmp_path / "c"))
+    assert cache.cache_root() == tmp_path / "c" and (tmp_path / "c").is_dir()

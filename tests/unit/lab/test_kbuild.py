@@ -1,0 +1,96 @@
+"""The module build from Debian's sources (kmod/xendix-kbuild).  These run
+the real script against the installed linux-source and headers."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab import kmod
+
+KBUILD = kmod.REPO / "kmod" / "xendix-kbuild"
+
+
+def kbuild(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(KBUILD), *args], capture_output=True, text=True)
+
+
+def test_the_abi_is_resolved_from_the_metapackages_not_hard_coded():
+    for series in ("6.1", "6.12"):
+        proc = kbuild("--series", series, "--print-abi")
+        assert proc.returncode == 0, proc.stderr
+        abi = proc.stdout.strip()
+        assert abi.startswith(series + ".") and abi.endswith("-amd64"), abi
+
+
+def test_an_unknown_series_is_refused_in_one_line():
+    proc = kbuild("--series", "6.3")
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "xendix-kbuild: unknown kernel series '6.3' (known: 6.1, 6.12)"
+
+
+def test_an_empty_series_builds_both_modules_from_debian_sources(tmp_path):
+    empty = tmp_path / "patches"
+    empty.mkdir()
+    proc = kbuild("--series", "6.1", "--patch-dir", str(empty), "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode == 0, proc.stderr
+    out = Path(proc.stdout.strip().splitlines()[-1])
+    assert (out / "xen-blkfront.ko").exists() and (out / "xen-blkback.ko").exists()
+    assert "0 patch(es) applied" in proc.stderr
+    # Only the xen-block files are extracted, never the whole tree.
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.c") if ".mod" not in p.name)
+    assert files == ["drivers/block/xen-blkback/blkback.c", "drivers/block/xen-blkback/xenbus.c",
+                     "drivers/block/xen-blkfront.c"]
+
+
+def test_a_patch_that_does_not_apply_stops_the_build_with_its_name(tmp_path):
+    series = tmp_path / "patches"
+    series.mkdir()
+    (series / "0001-wrong-context.patch").write_text(
+        "Subject: [PATCH] wrong\n\n---\n"
+        "--- a/drivers/block/xen-blkfront.c\n+++ b/drivers/block/xen-blkfront.c\n"
+        "@@ -1,3 +1,3 @@\n this line\n-is not\n+in the file\n at all\n")
+    proc = kbuild("--series", "6.1", "--patch-dir", str(series), "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode != 0
+    assert "xendix-kbuild: patch 0001-wrong-context.patch does not apply to linux-source-6.1" \
+        in proc.stderr
+    assert not (tmp_path / "b" / "xen-blkfront.ko").exists()
+
+
+@pytest.mark.parametrize("series", ["6.1"])
+def test_the_patch_series_applies_with_git_am(tmp_path, series):
+    """patches/<series> is a git am-able series on the pristine files."""
+    patches = kmod.patch_files(series)
+    if not patches:
+        pytest.skip(f"patches/{series} is empty")
+    tree = tmp_path / "tree"
+    subprocess.run([str(KBUILD), "--series", series, "--no-patches", "--build-dir", str(tree),
+                    "--extract-only"], check=True, capture_output=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=tree, check=True)
+    subprocess.run(git + ["commit", "-qm", "pristine"], cwd=tree, check=True)
+    proc = subprocess.run(git + ["am", "-q", *map(str, patches)], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
+    """dkms.conf drives the same build for a kernel DKMS names."""
+    abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
+    src = tmp_path / "src" / "xen-dix-0.1.0"
+    files = subprocess.run(["git", "ls-files"], cwd=kmod.REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for f in files + ["dkms.conf"]:
+        if (kmod.REPO / f).is_file():
+            (src / f).parent.mkdir(parents=True, exist_ok=True)
+            (src / f).write_bytes((kmod.REPO / f).read_bytes())
+            (src / f).chmod((kmod.REPO / f).stat().st_mode)
+    trees = ["--dkmstree", str(tmp_path / "tree"), "--sourcetree", str(tmp_path / "src")]
+    for step in (["add"], ["build", "-k", abi]):
+        proc = subprocess.run(["dkms", *step, *trees, "-m", "xen-dix", "-v", "0.1.0"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    built = tmp_path / "tree" / "xen-dix" / "0.1.0" / abi / "x86_64" / "module"
+    assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]

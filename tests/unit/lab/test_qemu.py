@@ -1,0 +1,95 @@
+"""The QEMU runner: how the lab machine is put together, and that it can
+never hang the caller."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab import qemu
+
+
+def machine(tmp_path: Path) -> qemu.Machine:
+    return qemu.Machine(
+        xen=tmp_path / "xen", kernel=tmp_path / "vmlinuz", initrd=tmp_path / "initrd",
+        drives=[qemu.Drive(tmp_path / "root.img", "LABROOT"),
+                qemu.Drive(tmp_path / "out.img", "LABOUT", snapshot=False)],
+        serial_log=tmp_path / "serial.log", dom0_args="console=hvc0 a=1,2")
+
+
+def test_xen_is_loaded_by_multiboot_with_dom0_as_its_first_module(tmp_path):
+    argv = machine(tmp_path).argv()
+    assert argv[argv.index("-kernel") + 1] == str(tmp_path / "xen")
+    assert "console=com1" in argv[argv.index("-append") + 1]
+    # QEMU splits -initrd on commas: commas in dom0's arguments are doubled.
+    assert argv[argv.index("-initrd") + 1] == \
+        f"{tmp_path / 'vmlinuz'} console=hvc0 a=1,,2,{tmp_path / 'initrd'}"
+
+
+def test_the_cpu_is_qemu64_because_max_crashes_a_pv_dom0(tmp_path):
+    argv = machine(tmp_path).argv()
+    assert argv[argv.index("-cpu") + 1] == "qemu64"
+    assert "accel=tcg" in argv[argv.index("-machine") + 1]
+
+
+def test_disks_are_named_by_model_and_the_image_stays_pristine(tmp_path):
+    argv = " ".join(machine(tmp_path).argv())
+    assert f"file={tmp_path / 'root.img'},format=raw,if=none,id=d0,snapshot=on" in argv
+    assert "ide-hd,drive=d0,bus=ide.0,unit=0,model=LABROOT" in argv
+    assert f"file={tmp_path / 'out.img'},format=raw,if=none,id=d1 " in argv + " "
+    assert "model=LABOUT" in argv
+
+
+def test_more_than_four_disks_is_refused(tmp_path):
+    m = machine(tmp_path)
+    m.drives = [qemu.Drive(tmp_path / f"{i}.img", f"D{i}") for i in range(5)]
+    with pytest.raises(ValueError):
+        m.argv()
+
+
+def fake_qemu(tmp_path: Path, monkeypatch, body: str) -> None:
+    """Put a qemu-system-x86_64 on PATH that writes to the serial log and
+    then does ``body``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "qemu-system-x86_64"
+    script.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in file:*) log=${a#file:} ;; esac; done\n'
+        'echo "(XEN) Xen version 4.17" >> "$log"\n' + body + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_machine_that_never_powers_off_fails_at_its_bound_with_the_log_tail(tmp_path, monkeypatch):
+    fake_qemu(tmp_path, monkeypatch, 'echo "lab-dom0: stuck here" >> "$log"; exec sleep 600')
+    start = time.monotonic()
+    with pytest.raises(qemu.LabTimeout) as err:
+        qemu.run(machine(tmp_path), timeout=2)
+    assert time.monotonic() - start < 10
+    assert "did not power off within 2s" in str(err.value)
+    assert "lab-dom0: stuck here" in str(err.value)
+
+
+def test_a_crashed_dom0_fails_at_once_not_at_the_bound(tmp_path, monkeypatch):
+    fake_qemu(tmp_path, monkeypatch,
+              'echo "Kernel panic - not syncing: Attempted to kill init!" >> "$log"; exec sleep 600')
+    start = time.monotonic()
+    with pytest.raises(qemu.LabError, match="crashed"):
+        qemu.run(machine(tmp_path), timeout=300)
+    assert time.monotonic() - start < 30
+
+
+def test_a_machine_that_powers_off_returns_its_run_time(tmp_path, monkeypatch):
+    fake_qemu(tmp_path, monkeypatch, "exit 0")
+    assert 0 <= qemu.run(machine(tmp_path), timeout=30) < 30
+
+
+def test_qemu_failing_is_an_error_with_its_output(tmp_path, monkeypatch):
+    fake_qemu(tmp_path, monkeypatch, 'echo "qemu: could not load kernel" >&2; exit 1')
+    with pytest.raises(qemu.LabError, match="could not load kernel"):
+        qemu.run(machine(tmp_path), timeout=30)
