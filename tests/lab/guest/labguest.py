@@ -188,12 +188,7 @@ def parse_console(text: str, run: DomuRun) -> None:
                 run.exit_status = -1
 
 
-def run_domu(name: str, disks: list[str], script: str, frontend: str = "patched",
-             memory: int = 256, timeout: float = 240) -> DomuRun:
-    """Create a PV domU that runs ``script`` against ``disks`` and wait,
-    bounded, until it powers off.  A domU that does not finish in time is
-    destroyed and reported as timed out."""
-    run = DomuRun(name)
+def domu_config(name: str, disks: list[str], script: str, frontend: str, memory: int) -> Path:
     cfg = Path("/run") / f"{name}.cfg"
     disk_list = ", ".join(json.dumps(d) for d in disks)
     cfg.write_text(
@@ -202,22 +197,98 @@ def run_domu(name: str, disks: list[str], script: str, frontend: str = "patched"
         f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}"\n'
         f"memory = {memory}\nvcpus = 1\nvif = []\ndisk = [ {disk_list} ]\n"
         'on_poweroff = "destroy"\non_reboot = "destroy"\non_crash = "destroy"\n')
-    log = CONSOLE_LOGS / f"guest-{name}.log"
-    log.unlink(missing_ok=True)
-    start = time.monotonic()
-    created = sh(XL, "create", str(cfg), check=False, timeout=120)
-    if created.returncode != 0:
-        run.create_error = (created.stderr or created.stdout).strip()[-2000:]
+    return cfg
+
+
+class Domu:
+    """A running lab domU.  ``start`` creates it; ``wait_record`` follows
+    its console while it runs; ``finish`` waits (bounded) until it powers
+    off and returns what it did."""
+
+    def __init__(self, name: str, disks: list[str], script: str, frontend: str = "patched",
+                 memory: int = 256) -> None:
+        self.run = DomuRun(name)
+        self.name = name
+        self.log = CONSOLE_LOGS / f"guest-{name}.log"
+        self.cfg = domu_config(name, disks, script, frontend, memory)
+        self.started = 0.0
+
+    def start(self) -> bool:
+        self.log.unlink(missing_ok=True)
+        self.started = time.monotonic()
+        created = sh(XL, "create", str(self.cfg), check=False, timeout=120)
+        if created.returncode != 0:
+            self.run.create_error = (created.stderr or created.stdout).strip()[-2000:]
+            return False
+        return True
+
+    def records_so_far(self) -> list[dict[str, Any]]:
+        partial = DomuRun(self.name)
+        parse_console(read(self.log), partial)
+        return partial.records
+
+    def wait_record(self, name: str, timeout: float = 120) -> dict[str, Any] | None:
+        """Wait until the domU has emitted a record called ``name``."""
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found[:] = [r for r in self.records_so_far() if r.get("record") == name]
+            return bool(found) or not domain_exists(self.name)
+
+        wait_until(seen, timeout, interval=0.5)
+        return found[0] if found else None
+
+    def finish(self, timeout: float = 240) -> DomuRun:
+        run = self.run
+        if run.create_error:
+            return run
+        left = max(1.0, timeout - (time.monotonic() - self.started))
+        if not wait_until(lambda: not domain_exists(self.name), left, interval=0.5):
+            run.timed_out = True
+            sh(XL, "destroy", self.name, check=False, timeout=60)
+        run.seconds = round(time.monotonic() - self.started, 1)
+        time.sleep(0.5)  # let xenconsoled drain the last lines
+        text = read(self.log)
+        (OUT / f"domu-{self.name}-console.log").write_text(text)
+        parse_console(text, run)
         return run
-    if not wait_until(lambda: not domain_exists(name), timeout, interval=0.5):
-        run.timed_out = True
-        sh(XL, "destroy", name, check=False, timeout=60)
-    run.seconds = round(time.monotonic() - start, 1)
-    time.sleep(0.5)  # let xenconsoled drain the last lines
-    text = read(log)
-    (OUT / f"domu-{name}-console.log").write_text(text)
-    parse_console(text, run)
-    return run
+
+
+def run_domu(name: str, disks: list[str], script: str, frontend: str = "patched",
+             memory: int = 256, timeout: float = 240) -> DomuRun:
+    """Create a PV domU that runs ``script`` against ``disks`` and wait,
+    bounded, until it powers off.  A domU that does not finish in time is
+    destroyed and reported as timed out."""
+    domu = Domu(name, disks, script, frontend, memory)
+    domu.start()
+    return domu.finish(timeout)
+
+
+# -- the mailbox: a plain disk through which dom0 tells a domU to go on -------
+
+MAILBOX_SECTOR = 512
+
+
+def mailbox() -> str:
+    """A small RAM disk without integrity, for ``signal``; give it to the
+    domU as its last disk (the domU's lablib.sh ``mailbox_wait`` reads it)."""
+    if not Path("/dev/ram0").exists():
+        sh("modprobe", "brd", "rd_nr=1", "rd_size=1024")
+        wait_until(lambda: Path("/dev/ram0").exists(), 10)
+    signal("/dev/ram0", "")
+    return "/dev/ram0"
+
+
+def signal(dev: str, token: str) -> None:
+    """Write ``token`` to the mailbox disk's first sector."""
+    data = token.encode().ljust(MAILBOX_SECTOR, b"\0")
+    fd = os.open(dev, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    sh("blockdev", "--flushbufs", dev, check=False)
 
 
 def backend_vbds() -> list[str]:

@@ -32,3 +32,14 @@ wait_for() {
 sysfs_value() {
 	if [ -r "$1" ]; then cat "$1"; else echo none; fi
 }
+
+# mailbox_wait DEV TOKEN SECONDS: wait, bounded, until dom0 has written
+# TOKEN to the mailbox disk DEV (see labguest.signal).
+mailbox_wait() {
+	i=0
+	while [ "$(dd if="$1" bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\0')" != "$2" ]; do
+		i=$((i + 1))
+		[ $i -le $(($3 * 5)) ] || return 1
+		sleep 0.2
+	done
+}
