@@ -213,26 +213,47 @@ class Domu:
         self.cfg = domu_config(name, disks, script, frontend, memory)
         self.started = 0.0
 
-    def start(self) -> bool:
+    def start(self, paused: bool = False) -> bool:
+        """Create the domU; ``paused`` leaves it paused (its frontends not
+        yet connected) until :meth:`unpause`."""
         self.log.unlink(missing_ok=True)
         self.started = time.monotonic()
-        created = sh(XL, "create", str(self.cfg), check=False, timeout=120)
+        created = sh(XL, "create", *(["-p"] if paused else []), str(self.cfg),
+                     check=False, timeout=120)
         if created.returncode != 0:
             self.run.create_error = (created.stderr or created.stdout).strip()[-2000:]
             return False
         return True
+
+    def unpause(self) -> None:
+        sh(XL, "unpause", self.name)
+
+    @property
+    def domid(self) -> int:
+        return int(sh(XL, "domid", self.name, timeout=20).stdout.strip())
+
+    def backend(self, devid: int = 51728) -> str:
+        """The xenstore directory of this domU's vbd backend."""
+        return f"/local/domain/0/backend/vbd/{self.domid}/{devid}"
+
+    def frontend(self, devid: int = 51728) -> str:
+        return f"/local/domain/{self.domid}/device/vbd/{devid}"
 
     def records_so_far(self) -> list[dict[str, Any]]:
         partial = DomuRun(self.name)
         parse_console(read(self.log), partial)
         return partial.records
 
-    def wait_record(self, name: str, timeout: float = 120) -> dict[str, Any] | None:
-        """Wait until the domU has emitted a record called ``name``."""
+    def wait_record(self, name: str, timeout: float = 120, **match: Any) -> dict[str, Any] | None:
+        """Wait until the domU has emitted a record called ``name`` whose
+        fields include ``match``; None if it never does (or it died)."""
         found: list[dict[str, Any]] = []
 
+        def wanted(r: dict[str, Any]) -> bool:
+            return r.get("record") == name and all(r.get(k) == v for k, v in match.items())
+
         def seen() -> bool:
-            found[:] = [r for r in self.records_so_far() if r.get("record") == name]
+            found[:] = [r for r in self.records_so_far() if wanted(r)]
             return bool(found) or not domain_exists(self.name)
 
         wait_until(seen, timeout, interval=0.5)
@@ -289,6 +310,54 @@ def signal(dev: str, token: str) -> None:
     finally:
         os.close(fd)
     sh("blockdev", "--flushbufs", dev, check=False)
+
+
+def xs_read(path: str) -> str | None:
+    """A xenstore node's value, or None when it does not exist."""
+    proc = sh("xenstore-read", path, check=False, timeout=20)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def xs_write(path: str, value: str) -> None:
+    sh("xenstore-write", path, value, timeout=20)
+
+
+def blkback_stats(domid: int, devid: int = 51728) -> dict[str, int]:
+    """blkback's per-vbd statistics (rd_req, wr_req, dix_req, dix_err...)."""
+    base = Path(f"/sys/bus/xen-backend/devices/vbd-{domid}-{devid}/statistics")
+    return {p.name: int(read(p, "0") or 0) for p in sorted(base.glob("*"))}
+
+
+def scsi_debug_counters() -> dict[str, int]:
+    """scsi_debug's own DIX counters: PI that reached the disk, and PI it
+    found wrong (dix_reads, dix_writes, dif_errors)."""
+    for info in Path("/proc/scsi/scsi_debug").glob("*"):
+        m = re.search(r"dix_reads=(\d+), dix_writes=(\d+), dif_errors=(\d+)", read(info))
+        if m:
+            return {"dix_reads": int(m[1]), "dix_writes": int(m[2]), "dif_errors": int(m[3])}
+    return {}
+
+
+DEBUGFS = Path("/sys/kernel/debug")
+
+
+def blkback_knob(name: str, value: int | None = None) -> int:
+    """Read, or set then read, one of blkback's debugfs test knobs."""
+    if not (DEBUGFS / "xen-blkback").exists():
+        sh("mount", "-t", "debugfs", "debugfs", str(DEBUGFS), check=False)
+    knob = DEBUGFS / "xen-blkback" / name
+    if value is not None:
+        knob.write_text(f"{value}\n")
+    return int(read(knob, "-1"))
+
+
+def only_dom0_left(timeout: float = 30) -> bool:
+    """True once no domU, not even a dying one, is left.  A domain whose
+    grants dom0 still maps cannot die and stays as a zombie."""
+    def alone() -> bool:
+        lines = sh(XL, "list", check=False, timeout=20).stdout.strip().splitlines()
+        return len(lines) == 2  # the header and Domain-0
+    return wait_until(alone, timeout, interval=0.5)
 
 
 def backend_vbds() -> list[str]:

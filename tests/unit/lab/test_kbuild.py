@@ -87,6 +87,7 @@ def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
             (src / f).parent.mkdir(parents=True, exist_ok=True)
             (src / f).write_bytes((kmod.REPO / f).read_bytes())
             (src / f).chmod((kmod.REPO / f).stat().st_mode)
+    (tmp_path / "tree").mkdir()
     trees = ["--dkmstree", str(tmp_path / "tree"), "--sourcetree", str(tmp_path / "src")]
     for step in (["add"], ["build", "-k", abi]):
         proc = subprocess.run(["dkms", *step, *trees, "-m", "xen-dix", "-v", "0.1.0"],

@@ -1,0 +1,7 @@
+# A domU that only looks: which profile xvdb has, and 1 MiB of O_DIRECT I/O.
+wait_for /dev/xvdb 30 || { rec xvdb present=false; exit 1; }
+I=/sys/block/xvdb/integrity
+rec profile format="$(sysfs_value $I/format)" \
+	interval="$(sysfs_value $I/protection_interval_bytes)"
+labio write /dev/xvdb 0 1048576 131072 11 >> "$LAB_REC"
+labio verify /dev/xvdb 0 1048576 131072 11 >> "$LAB_REC"

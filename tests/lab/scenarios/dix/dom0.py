@@ -1,0 +1,146 @@
+"""DIX end to end, with corruption injected in flight."""
+
+import labguest as lab
+
+EILSEQ = 84
+CORRUPT = 4  # reads, then writes, whose PI blkback corrupts
+
+s = lab.Scenario()
+
+
+def profile_nodes(domu: lab.Domu) -> dict:
+    be, fe = domu.backend(), domu.frontend()
+    return {
+        "backend_feature": lab.xs_read(f"{be}/feature-data-integrity"),
+        "format": lab.xs_read(f"{be}/data-integrity-format"),
+        "interval": lab.xs_read(f"{be}/data-integrity-interval"),
+        "tuple_size": lab.xs_read(f"{be}/data-integrity-tuple-size"),
+        "tag_size": lab.xs_read(f"{be}/data-integrity-tag-size"),
+        "frontend_feature": lab.xs_read(f"{fe}/feature-data-integrity"),
+    }
+
+
+# -- Run A: TYPE1-CRC, 512-byte interval: I/O matrix and corruption --------
+disk = lab.scsi_debug(dev_size_mb=64, dif=1, dix=1)
+box = lab.mailbox()
+dom0_profile = s.fact("dom0_profile", lab.integrity(disk))
+disk_before = s.fact("disk_counters_before", lab.scsi_debug_counters())
+
+domu = lab.Domu("dix", [f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"], "domu-dix-io.sh")
+domu.start()
+ready = domu.wait_record("ready", 300, phase="corrupt-reads")
+s.check("the domU reached the corrupt-read phase", ready is not None)
+nodes = s.fact("xenstore", profile_nodes(domu))
+disk_matrix = s.fact("disk_counters_after_matrix", lab.scsi_debug_counters())
+
+lab.blkback_knob("dix_corrupt_reads", CORRUPT)
+lab.signal(box, "corrupt-reads")
+domu.wait_record("ready", 120, phase="corrupt-writes")
+injected_reads = s.fact("injected_read_corruptions", CORRUPT - lab.blkback_knob("dix_corrupt_reads"))
+disk_mid = lab.scsi_debug_counters()
+
+lab.blkback_knob("dix_corrupt_writes", CORRUPT)
+lab.signal(box, "corrupt-writes")
+domu.wait_record("ready", 120, phase="done")
+injected_writes = s.fact("injected_write_corruptions", CORRUPT - lab.blkback_knob("dix_corrupt_writes"))
+back = s.fact("blkback_stats", lab.blkback_stats(domu.domid))
+disk_end = s.fact("disk_counters_end", lab.scsi_debug_counters())
+lab.signal(box, "bye")
+run = domu.finish(120)
+
+s.check("the DIX domU ran its script and powered off", run.finished,
+        exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error,
+        log=run.script_log[-10:])
+
+# Profile.
+guest = (run.record("profile") or [{}])[0]
+s.check("the domU's xvdb has its dom0 disk's integrity format",
+        guest.get("format") == dom0_profile["format"] == "T10-DIF-TYPE1-CRC",
+        domu=guest, dom0=dom0_profile)
+s.check("and its protection interval and tag size",
+        str(guest.get("interval")) == dom0_profile["protection_interval_bytes"]
+        and str(guest.get("tag_size")) == dom0_profile["tag_size"], domu=guest, dom0=dom0_profile)
+s.check("blkback advertised the profile and the frontend opted in",
+        nodes["backend_feature"] == "1" and nodes["frontend_feature"] == "1"
+        and nodes["format"] == dom0_profile["format"]
+        and nodes["interval"] == dom0_profile["protection_interval_bytes"], nodes=nodes)
+
+# Writes and reads.
+matrix = run.record("io")
+writes = [r for r in matrix if r["op"] == "write" and r["offset"] < 8 * 1048576]
+reads = [r for r in matrix if r["op"] == "verify"]
+s.fact("io_matrix", [(r["op"], r["size"], r["bs"], r["ios"], r["ok"]) for r in matrix])
+s.check("every O_DIRECT write of 4 KiB to 1 MiB completed", len(writes) == 5
+        and all(r["ok"] for r in writes), writes=writes)
+s.check("every read came back verified and identical", len(reads) == 5
+        and all(r["ok"] for r in reads), reads=reads)
+front = {r["phase"]: r for r in run.record("front_counters")}
+wr_ios = sum(r["ios"] for r in writes)
+rd_ios = sum(r["ios"] for r in reads)
+pairs = front.get("matrix", {}).get("dix_req")
+s.fact("matrix_requests", {"write_ios": wr_ios, "read_ios": rd_ios, "frontend_pairs": pairs})
+s.check("every request of the matrix carried PI (frontend pairs >= I/Os)",
+        isinstance(pairs, int) and pairs >= wr_ios + rd_ios, front=front)
+s.check("PI reached the disk: its DIX write and read counters grew by the I/Os",
+        disk_matrix.get("dix_writes", 0) - disk_before.get("dix_writes", 0) >= wr_ios
+        and disk_matrix.get("dix_reads", 0) - disk_before.get("dix_reads", 0) >= rd_ios,
+        before=disk_before, after=disk_matrix)
+s.check("the disk found no PI error in the matrix",
+        disk_matrix.get("dif_errors") == disk_before.get("dif_errors"), after=disk_matrix)
+
+# Corruption on the read path.
+bad_reads = run.record("corrupt_read")
+s.fact("corrupt_reads", bad_reads)
+s.check(f"{CORRUPT} reads whose PI was corrupted were injected", injected_reads == CORRUPT)
+s.check("each corrupted read failed with EILSEQ, none returned data as good",
+        len(bad_reads) == CORRUPT and all(not r["ok"] and r["errno"] == EILSEQ for r in bad_reads),
+        reads=bad_reads)
+clean = (run.record("clean_read") or [{}])[0]
+s.check("the same blocks read back intact once the corruption stopped", clean.get("ok") is True,
+        read=clean)
+guard_lines = [l for l in run.dmesg if "tag error" in l or "protection" in l.lower()]
+s.fact("domu_protection_messages", guard_lines[:10])
+s.check("the domU's kernel logged the protection errors", len(guard_lines) >= 1)
+
+# Corruption on the write path.
+bad_writes = run.record("corrupt_write")
+s.fact("corrupt_writes", bad_writes)
+s.check(f"{CORRUPT} writes whose PI was corrupted were injected", injected_writes == CORRUPT)
+s.check("the disk refused each corrupted write: EILSEQ in the domU",
+        len(bad_writes) == CORRUPT and all(not r["ok"] and r["errno"] == EILSEQ for r in bad_writes),
+        writes=bad_writes)
+s.check("the disk counted exactly the injected PI errors",
+        disk_end.get("dif_errors", 0) - disk_mid.get("dif_errors", 0) == CORRUPT,
+        mid=disk_mid, end=disk_end)
+s.check("blkback and blkfront both counted the protection errors",
+        back.get("dix_err") == CORRUPT and front.get("end", {}).get("dix_err") == CORRUPT,
+        blkback=back, blkfront=front.get("end"))
+clean_w = (run.record("clean_write") or [{}])[0]
+s.check("the next write, uncorrupted, succeeded", clean_w.get("ok") is True, write=clean_w)
+s.check("no BUG, WARNING or Oops in the DIX domU", not run.kernel_problems(),
+        lines=run.kernel_problems())
+s.check("after the DIX domU, no domain is left dying (all grants released)", lab.only_dom0_left())
+
+# -- Runs B and C: other profiles --------------------------------------------
+for name, params, want in (
+        ("type3ip", dict(dif=3, dix=1, guard=1), ("T10-DIF-TYPE3-IP", "512")),
+        ("pi4k", dict(dif=1, dix=1, sector_size=4096), ("T10-DIF-TYPE1-CRC", "4096"))):
+    disk = lab.scsi_debug(dev_size_mb=16, **params)
+    prof = s.fact(f"{name}_dom0_profile", lab.integrity(disk))
+    r = lab.run_domu(name, [f"phy:{disk},xvdb,w"], "domu-dix-profile.sh", timeout=180)
+    g = (r.record("profile") or [{}])[0]
+    s.fact(f"{name}_domu_profile", g)
+    s.check(f"{name}: the domU's profile is {want[0]} with a {want[1]}-byte interval",
+            (g.get("format"), str(g.get("interval"))) == want == (
+                prof["format"], prof["protection_interval_bytes"]), domu=g, dom0=prof)
+    s.check(f"{name}: O_DIRECT I/O with PI works", r.finished and all(
+        x["ok"] for x in r.record("io")) and len(r.record("io")) == 2, io=r.record("io"))
+    s.check(f"{name}: no BUG, WARNING or Oops in the domU", not r.kernel_problems(),
+            lines=r.kernel_problems())
+
+lab.remove_scsi_debug()
+s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
+        vbds=lab.backend_vbds())
+s.check("no BUG, WARNING or Oops in dom0's kernel log", not lab.dom0_kernel_problems(),
+        lines=lab.dom0_kernel_problems())
+s.save()
