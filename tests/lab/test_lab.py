@@ -95,3 +95,11 @@ def test_a_dom0_scenario_that_never_finishes_fails_within_its_bound():
         runner.run("hung-dom0")
     # 15 s of scenario plus boot and shutdown, far from any CI limit.
     assert time.monotonic() - start < 15 + 180
+
+
+def test_the_same_lab_boots_the_612_series(lab_run):
+    """Debian 12's other kernel: Xen + a 6.12 dom0 and domU, our 6.12 builds."""
+    r = lab_run("smoke", "6.12")
+    assert r.abi.startswith("6.12.")
+    for c in r.checks:
+        assert c["ok"], c
