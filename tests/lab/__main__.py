@@ -2,7 +2,7 @@
 
     python -m tests.lab list
     python -m tests.lab build [--series 6.1]
-    python -m tests.lab run SCENARIO [--series 6.1] [--json]
+    python -m tests.lab run SCENARIO [--series 6.1] [--patch-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import job, kmod, qemu, runner
 
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="boot the lab and run a scenario")
     r.add_argument("scenario")
     r.add_argument("--series", default="6.1", choices=("6.1", "6.12"))
+    r.add_argument("--patch-dir", type=Path, default=None,
+                   help="a patch series to build instead of patches/SERIES")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
 
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"modules ({flavour}): {build.directory}")
             print(f"timings: {ready['timings']}")
             return 0
-        result = runner.run(args.scenario, args.series)
+        result = runner.run(args.scenario, args.series, patch_dir=args.patch_dir)
     except (ValueError, kmod.BuildError, qemu.LabError) as e:
         print(f"lab: {e}", file=sys.stderr)
         return 1
