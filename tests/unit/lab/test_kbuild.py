@@ -95,3 +95,33 @@ def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
         assert proc.returncode == 0, proc.stdout + proc.stderr
     built = tmp_path / "tree" / "xen-dix" / "0.1.0" / abi / "x86_64" / "module"
     assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]
+
+
+@pytest.mark.parametrize("series", ["6.1"])
+def test_every_patch_is_checkpatch_strict_clean(series):
+    if not kmod.patch_files(series):
+        pytest.skip(f"patches/{series} is empty")
+    proc = subprocess.run([str(kmod.REPO / "kmod" / "checkpatch-series"), series],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("series", ["6.1"])
+def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
+    """`make C=2`: sparse and the compiler say nothing about our drivers."""
+    if not kmod.patch_files(series):
+        pytest.skip(f"patches/{series} is empty")
+    proc = kbuild("--series", series, "--sparse", "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode == 0, proc.stderr
+    noise = [l for l in proc.stderr.splitlines()
+             if "xen-blk" in l and ("warning" in l or "error" in l)]
+    assert not noise, "\n".join(noise)
+
+
+def test_the_series_has_a_cover_letter():
+    patches = kmod.REPO / "patches" / "6.1"
+    if not kmod.patch_files("6.1"):
+        pytest.skip("patches/6.1 is empty")
+    cover = (patches / "0000-cover-letter.patch").read_text()
+    assert "Subject: [PATCH 0/" in cover and "*** SUBJECT HERE ***" not in cover
+    assert "*** BLURB HERE ***" not in cover
