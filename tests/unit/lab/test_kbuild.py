@@ -3,6 +3,7 @@ the real script against the installed linux-source and headers."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -123,5 +124,5 @@ def test_the_series_has_a_cover_letter():
     if not kmod.patch_files("6.1"):
         pytest.skip("patches/6.1 is empty")
     cover = (patches / "0000-cover-letter.patch").read_text()
-    assert "Subject: [PATCH 0/" in cover and "*** SUBJECT HERE ***" not in cover
+    assert re.search(r"^Subject: \[PATCH 0+/\d+\] \S", cover, re.M) and "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover

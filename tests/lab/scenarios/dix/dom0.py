@@ -24,27 +24,29 @@ def profile_nodes(domu: lab.Domu) -> dict:
 disk = lab.scsi_debug(dev_size_mb=64, dif=1, dix=1)
 box = lab.mailbox()
 dom0_profile = s.fact("dom0_profile", lab.integrity(disk))
-disk_before = s.fact("disk_counters_before", lab.scsi_debug_counters())
+rejected_before = s.fact("disk_pi_rejections_before", lab.disk_pi_rejections())
 
 domu = lab.Domu("dix", [f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"], "domu-dix-io.sh")
 domu.start()
+domid = domu.domid
 ready = domu.wait_record("ready", 300, phase="corrupt-reads")
 s.check("the domU reached the corrupt-read phase", ready is not None)
 nodes = s.fact("xenstore", profile_nodes(domu))
-disk_matrix = s.fact("disk_counters_after_matrix", lab.scsi_debug_counters())
+back_matrix = s.fact("blkback_stats_after_matrix", lab.blkback_stats(domid))
+rejected_matrix = s.fact("disk_pi_rejections_after_matrix", lab.disk_pi_rejections())
 
 lab.blkback_knob("dix_corrupt_reads", CORRUPT)
 lab.signal(box, "corrupt-reads")
 domu.wait_record("ready", 120, phase="corrupt-writes")
 injected_reads = s.fact("injected_read_corruptions", CORRUPT - lab.blkback_knob("dix_corrupt_reads"))
-disk_mid = lab.scsi_debug_counters()
+rejected_mid = lab.disk_pi_rejections()
 
 lab.blkback_knob("dix_corrupt_writes", CORRUPT)
 lab.signal(box, "corrupt-writes")
 domu.wait_record("ready", 120, phase="done")
 injected_writes = s.fact("injected_write_corruptions", CORRUPT - lab.blkback_knob("dix_corrupt_writes"))
-back = s.fact("blkback_stats", lab.blkback_stats(domu.domid))
-disk_end = s.fact("disk_counters_end", lab.scsi_debug_counters())
+back = s.fact("blkback_stats", lab.blkback_stats(domid))
+rejected_end = s.fact("disk_pi_rejections_end", lab.disk_pi_rejections())
 lab.signal(box, "bye")
 run = domu.finish(120)
 
@@ -81,12 +83,10 @@ pairs = front.get("matrix", {}).get("dix_req")
 s.fact("matrix_requests", {"write_ios": wr_ios, "read_ios": rd_ios, "frontend_pairs": pairs})
 s.check("every request of the matrix carried PI (frontend pairs >= I/Os)",
         isinstance(pairs, int) and pairs >= wr_ios + rd_ios, front=front)
-s.check("PI reached the disk: its DIX write and read counters grew by the I/Os",
-        disk_matrix.get("dix_writes", 0) - disk_before.get("dix_writes", 0) >= wr_ios
-        and disk_matrix.get("dix_reads", 0) - disk_before.get("dix_reads", 0) >= rd_ios,
-        before=disk_before, after=disk_matrix)
-s.check("the disk found no PI error in the matrix",
-        disk_matrix.get("dif_errors") == disk_before.get("dif_errors"), after=disk_matrix)
+s.check("blkback gave the disk a PI payload for every I/O of the matrix",
+        back_matrix.get("dix_req", 0) >= wr_ios + rd_ios, blkback=back_matrix)
+s.check("the disk found no PI error in the matrix", rejected_matrix == rejected_before,
+        before=rejected_before, after=rejected_matrix)
 
 # Corruption on the read path.
 bad_reads = run.record("corrupt_read")
@@ -98,9 +98,11 @@ s.check("each corrupted read failed with EILSEQ, none returned data as good",
 clean = (run.record("clean_read") or [{}])[0]
 s.check("the same blocks read back intact once the corruption stopped", clean.get("ok") is True,
         read=clean)
-guard_lines = [l for l in run.dmesg if "tag error" in l or "protection" in l.lower()]
-s.fact("domu_protection_messages", guard_lines[:10])
-s.check("the domU's kernel logged the protection errors", len(guard_lines) >= 1)
+guard_lines = [l for l in run.dmesg if "xvdb" in l and ("tag error" in l or "protection error" in l)]
+s.fact("domu_protection_messages", guard_lines[:12])
+s.check("the domU's kernel logged the protection errors",
+        any("guard tag error" in l for l in guard_lines)
+        and any("protection error" in l for l in guard_lines), lines=guard_lines[:12])
 
 # Corruption on the write path.
 bad_writes = run.record("corrupt_write")
@@ -109,9 +111,8 @@ s.check(f"{CORRUPT} writes whose PI was corrupted were injected", injected_write
 s.check("the disk refused each corrupted write: EILSEQ in the domU",
         len(bad_writes) == CORRUPT and all(not r["ok"] and r["errno"] == EILSEQ for r in bad_writes),
         writes=bad_writes)
-s.check("the disk counted exactly the injected PI errors",
-        disk_end.get("dif_errors", 0) - disk_mid.get("dif_errors", 0) == CORRUPT,
-        mid=disk_mid, end=disk_end)
+s.check("the disk reported exactly the injected PI errors (guard check failed)",
+        rejected_end - rejected_mid == CORRUPT, mid=rejected_mid, end=rejected_end)
 s.check("blkback and blkfront both counted the protection errors",
         back.get("dix_err") == CORRUPT and front.get("end", {}).get("dix_err") == CORRUPT,
         blkback=back, blkfront=front.get("end"))
