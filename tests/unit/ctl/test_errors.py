@@ -112,3 +112,11 @@ def test_help_documents_every_exit_code(host):
 def test_the_default_host_is_the_real_system():
     h = Host()
     assert str(h.sysfs) == "/sys" and str(h.proc) == "/proc"
+
+
+def test_the_readme_documents_every_exit_code():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## The control plane: xendix")[1].split("\n## ")[0]
+    for code in errors.EXIT_CODES:
+        assert f"\n| {code} | " in section
