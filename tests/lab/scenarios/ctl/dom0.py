@@ -71,7 +71,8 @@ try:
                     "domu-ctl-toggle.sh")
     domu.start()
     ready = domu.wait_record("ready", 300, phase="initial")
-    s.check("the toggle domU is up", ready is not None)
+    if not s.check("the toggle domU is up", ready is not None):
+        raise RuntimeError("the toggle domU never said it was ready")
     domid = domu.domid
     guest0 = (domu.wait_record("profile", 5, phase="initial") or {})
     table = xendix("status")
@@ -196,7 +197,8 @@ try:
                      "domu-ctl-policy.sh")
     domu2.start()
     ready2 = domu2.wait_record("ready", 300, phase="policy")
-    s.check("the policy domU is up", ready2 is not None)
+    if not s.check("the policy domU is up", ready2 is not None):
+        raise RuntimeError("the policy domU never said it was ready")
     table2 = xendix("status", "ctl2")
     s.fact("xendix_status_table_policy", table2.stdout)
     vbds2 = by_devid(status_json("ctl2"))
