@@ -25,6 +25,10 @@ class TestStatus:
     def test_status_names_the_backing_disk_and_its_profile(self, ctl):
         assert passed(ctl, "xendix status names the backing disk and its profile")
 
+    def test_devices_shows_capability_and_users(self, ctl):
+        assert passed(ctl, "xendix devices: the DIX disk is capable and backs ctl1:xvdb, "
+                           "the RAM disk is not capable")
+
     def test_status_json_matches_what_the_domu_sees(self, ctl):
         assert passed(ctl, "xendix status --json matches what the domU shows")
         assert passed(ctl, "xendix status: xvdb is protected")

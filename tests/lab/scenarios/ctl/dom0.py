@@ -98,6 +98,18 @@ try:
             [vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)] == ["unsupported-disk"] * 2,
             verdicts=[vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)])
 
+    devs = xendix("devices", "--json")
+    try:
+        dev_rows = {d["device"]: d for d in json.loads(devs.stdout)["devices"]}
+    except (ValueError, KeyError):
+        dev_rows = {}
+    s.fact("xendix_devices", {k: dev_rows.get(Path(k).name) for k in (disk, plain)})
+    dix_row, plain_row = dev_rows.get(Path(disk).name, {}), dev_rows.get("ram1", {})
+    s.check("xendix devices: the DIX disk is capable and backs ctl1:xvdb, the RAM disk is not capable",
+            dix_row.get("integrity", {}).get("known") is True and dix_row.get("used_by") == ["ctl1:xvdb"]
+            and plain_row.get("integrity", {}).get("known") is False
+            and plain_row.get("used_by") == ["ctl1:xvda"], run=summary(devs))
+
     # Errors, while everything is connected: exit code, one line, no write.
     be_tree = f"/local/domain/0/backend/vbd/{domid}"
     before = xs_tree(be_tree)
@@ -175,7 +187,7 @@ try:
             seen=sorted(seen))
 
     lab.signal(box, "bye")
-    run1 = domu.finish(120)
+    run1 = domu.finish(900)  # counted from the domU's start
     s.check("the toggle domU ran its script and powered off", run1.finished,
             exit_status=run1.exit_status, timed_out=run1.timed_out, log=run1.script_log[-10:])
     s.fact("toggle_domu_profiles", run1.record("profile"))
@@ -211,7 +223,7 @@ try:
     s.check("exactly one protected disk, the DIX one",
             [d for d, v in verdicts.items() if v == "protected"] == [XVDB], verdicts=verdicts)
     lab.signal(box, "bye")
-    run2 = domu2.finish(120)
+    run2 = domu2.finish(900)
     profiles = {r.get("disk"): r.get("format") for r in run2.record("profile")}
     s.fact("policy_domu_profiles", profiles)
     s.check("the domU sees a profile on xvdb only",
