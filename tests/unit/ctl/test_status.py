@@ -111,3 +111,15 @@ def test_devices_lists_dom0_disks_with_profile_and_users(host, store):
     table = run(host, "devices").output.splitlines()
     assert table[0].split() == ["DEVICE", "DEVNUM", "SIZE_MIB", "INTEGRITY", "CAPABLE", "USED_BY"]
     assert table[2].split() == ["sda", "8:0", "64", "T10-DIF-TYPE1-CRC/512/2", "yes", "web:xvdb"]
+
+
+def test_the_json_shape_of_a_vbd_is_stable(host, store):
+    store.add_vbd(1, 51728, "xvdb", phys=None, params="phy-less")
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert sorted(v) == ["admin", "backend", "backing", "devid", "domain", "domid", "frontend", "name",
+                         "reason", "stats", "vdev", "verdict"]
+    assert sorted(v["backend"]) == ["feature_data_integrity", "mode", "params", "path", "physical_device",
+                                    "profile", "state", "state_name"]
+    assert sorted(v["frontend"]) == ["feature_data_integrity", "path", "state", "state_name"]
+    assert v["backing"] is None and v["stats"] == {}
+    assert v["verdict"] == "protected"  # what the two ends negotiated, whatever dom0 can see
