@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
-from .vbd import ADMIN_NODE, XENBUS_STATES
+from .vbd import ADMIN_NODE, XENBUS_STATES, all_ids
 from .xenstore import BACKEND_VBD, Store, Watch
 
 WATCHED_NODES = ("state", "physical-device", "feature-data-integrity", ADMIN_NODE)
@@ -29,7 +29,6 @@ class XenstoreSource:
     values: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .vbd import all_ids
         self.known = set(all_ids(self.store))
         for d, n in self.known:
             for node in WATCHED_NODES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import queue
-from typing import Callable, Iterator, Protocol, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 from .errors import NoXenstore, XendixError
 
@@ -59,12 +59,6 @@ def transaction(store: Store, body: Callable[[Store], T], attempts: int = MAX_AT
         if store.commit():
             return result
     raise XendixError(f"xenstore transaction still conflicting after {attempts} attempts")
-
-
-def children(store: Store, path: str) -> Iterator[tuple[str, str]]:
-    """(name, full path) of each child of ``path``."""
-    for name in store.list(path):
-        yield name, f"{path}/{name}"
 
 
 class PyxsStore:
