@@ -54,7 +54,9 @@ def status_table(vbds: list[Vbd]) -> str:
                      v.stats.get("dix_err"), v.stats.get("rd_req"), v.stats.get("wr_req"), reason))
     if not rows:
         return "no vbd"
-    return table(STATUS_HEADER, rows) + "\n(ADMIN *: data-integrity-enable not set, default on)"
+    note = "\n(ADMIN *: data-integrity-enable not set, default on)" if any(
+        v.admin is None for v in vbds) else ""
+    return table(STATUS_HEADER, rows) + note
 
 
 def status_json(vbds: list[Vbd]) -> str:

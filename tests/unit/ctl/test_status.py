@@ -51,6 +51,12 @@ def test_the_table_has_one_row_per_vbd_with_its_verdict(host, store, sysfs):
     assert rows[0][6] == "sda(8:0)" and rows[0][7] == "T10-DIF-TYPE1-CRC/512/2"
     assert rows[1][6] == "ram1(1:1)" and rows[1][7] == "none"
     assert rows[0][8] == "on*" and rows[2][8] == "off"
+    assert lines[-1] == "(ADMIN *: data-integrity-enable not set, default on)"
+
+
+def test_the_default_note_only_when_a_toggle_is_unset(host, store):
+    store.add_vbd(1, 51728, "xvdb", admin="1")
+    assert "ADMIN *" not in run(host, "status").output
 
 
 def test_status_narrows_to_a_domain_and_a_vdev(host, store):
