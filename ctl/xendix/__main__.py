@@ -1,0 +1,5 @@
+"""python -m xendix"""
+
+from .cli import main
+
+main(prog_name="xendix")

@@ -1,0 +1,59 @@
+"""The one-word verdict on a vbd, and why: a pure function of the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROTECTED = "protected"
+OFF = "off"
+UNSUPPORTED_DISK = "unsupported-disk"
+OLD_FRONTEND = "old-frontend"
+OLD_BACKEND = "old-backend"
+NOT_CONNECTED = "not-connected"
+RECONNECT = "reconnect-needed"
+
+VERDICTS = {
+    PROTECTED: "both ends negotiated DIX: PI travels from the guest to the disk",
+    OFF: "the admin toggle data-integrity-enable is 0",
+    UNSUPPORTED_DISK: "the backing disk has no T10 integrity profile",
+    OLD_FRONTEND: "the backend offers DIX but the guest's blkfront does not know it",
+    OLD_BACKEND: "dom0's blkback does not know DIX (never wrote feature-data-integrity)",
+    NOT_CONNECTED: "the backend or the frontend is not in Connected state",
+    RECONNECT: "DIX is enabled and the disk can do it, but the connection predates that: reconnect",
+}
+
+CONNECTED = 4
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the verdict depends on, taken from a Vbd."""
+
+    backend_state: int | None
+    frontend_state: int | None
+    advertised: str | None  # backend feature-data-integrity: None (absent), "0", "1"
+    negotiated: str | None  # frontend feature-data-integrity
+    admin_enabled: bool  # data-integrity-enable absent or non-zero
+    disk_known: bool  # the backing disk has a T10 profile
+    disk_seen: bool  # the backing disk was found at all
+
+
+def judge(f: Facts) -> tuple[str, str]:
+    """(verdict, reason)."""
+    if f.backend_state != CONNECTED or f.frontend_state != CONNECTED:
+        return NOT_CONNECTED, (f"backend state {f.backend_state}, frontend state "
+                               f"{f.frontend_state} (4 is Connected)")
+    if f.advertised is None:
+        return OLD_BACKEND, "the backend did not write feature-data-integrity: stock blkback"
+    if f.advertised == "1":
+        if f.negotiated != "1":
+            return OLD_FRONTEND, "the backend advertises DIX, the frontend did not opt in"
+        if not f.admin_enabled:
+            return PROTECTED, "protected now; disabled by the admin since: off at the next connect"
+        return PROTECTED, "the backend advertised DIX and the frontend opted in"
+    if not f.admin_enabled:
+        return OFF, "data-integrity-enable is 0"
+    if not f.disk_known:
+        why = "has no T10 integrity profile" if f.disk_seen else "was not found in dom0"
+        return UNSUPPORTED_DISK, f"the backing disk {why}"
+    return RECONNECT, "enabled and the disk is capable, but the backend advertised 0 when it connected"
