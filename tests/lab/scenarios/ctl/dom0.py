@@ -187,7 +187,7 @@ try:
             seen=sorted(seen))
 
     lab.signal(box, "bye")
-    run1 = domu.finish(900)  # counted from the domU's start
+    run1 = domu.finish(180)
     s.check("the toggle domU ran its script and powered off", run1.finished,
             exit_status=run1.exit_status, timed_out=run1.timed_out, log=run1.script_log[-10:])
     s.fact("toggle_domu_profiles", run1.record("profile"))
@@ -223,7 +223,7 @@ try:
     s.check("exactly one protected disk, the DIX one",
             [d for d, v in verdicts.items() if v == "protected"] == [XVDB], verdicts=verdicts)
     lab.signal(box, "bye")
-    run2 = domu2.finish(900)
+    run2 = domu2.finish(180)
     profiles = {r.get("disk"): r.get("format") for r in run2.record("profile")}
     s.fact("policy_domu_profiles", profiles)
     s.check("the domU sees a profile on xvdb only",

@@ -1,19 +1,12 @@
 # The domU's half of the toggle run: which profile xvdb has at the start,
 # after dom0 disabled DIX and re-attached the disk, and after it enabled
 # it again (dom0 says when, through the mailbox on xvdc).
-# rec_live: rec, and put the record on the console at once so that dom0 can
-# follow it (domu-init prints the record file only when the script ends).
-rec_live() {
-	rec "$@"
-	echo "@@LAB@@ $(tail -n 1 "$LAB_REC")" > /dev/console
-}
-
 wait_for /dev/xvdb 30 || { rec xvdb present=false; exit 1; }
 wait_for /dev/xvdc 30 || { rec mailbox present=false; exit 1; }
 I=/sys/block/xvdb/integrity
 
 profile() {
-	rec_live profile phase="$1" format="$(sysfs_value $I/format)" \
+	rec profile phase="$1" format="$(sysfs_value $I/format)" \
 		interval="$(sysfs_value $I/protection_interval_bytes)" \
 		tag_size="$(sysfs_value $I/tag_size)"
 }
@@ -34,11 +27,11 @@ settle() {
 }
 
 profile initial
-rec_live ready phase=initial
+rec ready phase=initial
 mailbox_wait /dev/xvdc disabled 300 || { rec mailbox_timeout phase=disabled; exit 1; }
 settle disabled none
-rec_live ready phase=disabled
+rec ready phase=disabled
 mailbox_wait /dev/xvdc enabled 300 || { rec mailbox_timeout phase=enabled; exit 1; }
 settle enabled some
-rec_live ready phase=enabled
+rec ready phase=enabled
 mailbox_wait /dev/xvdc bye 300
