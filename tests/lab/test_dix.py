@@ -36,6 +36,16 @@ class TestProfile:
         assert passed(dix, "pi4k: O_DIRECT I/O with PI works")
 
 
+class TestPersistentGrants:
+    def test_pairs_work_with_persistent_grants_on(self, dix):
+        assert passed(dix, "type3ip: persistent grants were on")
+        assert passed(dix, "type3ip: O_DIRECT I/O with PI works")
+
+    def test_pairs_work_with_persistent_grants_off(self, dix):
+        assert passed(dix, "pi4k: persistent grants were off")
+        assert passed(dix, "pi4k: O_DIRECT I/O with PI works")
+
+
 class TestWritesAndReads:
     def test_o_direct_writes_of_4k_to_1m_complete(self, dix):
         assert passed(dix, "every O_DIRECT write of 4 KiB to 1 MiB completed")

@@ -1,5 +1,7 @@
 """DIX end to end, with corruption injected in flight."""
 
+from pathlib import Path
+
 import labguest as lab
 
 EILSEQ = 84
@@ -122,10 +124,12 @@ s.check("no BUG, WARNING or Oops in the DIX domU", not run.kernel_problems(),
         lines=run.kernel_problems())
 s.check("after the DIX domU, no domain is left dying (all grants released)", lab.only_dom0_left())
 
-# -- Runs B and C: other profiles --------------------------------------------
-for name, params, want in (
-        ("type3ip", dict(dif=3, dix=1, guard=1), ("T10-DIF-TYPE3-IP", "512")),
-        ("pi4k", dict(dif=1, dix=1, sector_size=4096), ("T10-DIF-TYPE1-CRC", "4096"))):
+# -- Runs B and C: other profiles; C without persistent grants ---------------
+PERSISTENT = "/sys/module/xen_blkback/parameters/feature_persistent"
+for name, params, want, persistent in (
+        ("type3ip", dict(dif=3, dix=1, guard=1), ("T10-DIF-TYPE3-IP", "512"), "Y"),
+        ("pi4k", dict(dif=1, dix=1, sector_size=4096), ("T10-DIF-TYPE1-CRC", "4096"), "N")):
+    Path(PERSISTENT).write_text(persistent + "\n")
     disk = lab.scsi_debug(dev_size_mb=16, **params)
     prof = s.fact(f"{name}_dom0_profile", lab.integrity(disk))
     r = lab.run_domu(name, [f"phy:{disk},xvdb,w"], "domu-dix-profile.sh", timeout=180)
@@ -134,10 +138,18 @@ for name, params, want in (
     s.check(f"{name}: the domU's profile is {want[0]} with a {want[1]}-byte interval",
             (g.get("format"), str(g.get("interval"))) == want == (
                 prof["format"], prof["protection_interval_bytes"]), domu=g, dom0=prof)
+    pairs = (r.record("front_counters") or [{}])[0].get("dix_req")
     s.check(f"{name}: O_DIRECT I/O with PI works", r.finished and all(
-        x["ok"] for x in r.record("io")) and len(r.record("io")) == 2, io=r.record("io"))
+        x["ok"] for x in r.record("io")) and len(r.record("io")) == 2
+        and isinstance(pairs, int) and pairs >= 8, io=r.record("io"), frontend_pairs=pairs)
     s.check(f"{name}: no BUG, WARNING or Oops in the domU", not r.kernel_problems(),
             lines=r.kernel_problems())
+    connects = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
+                if "xen-blkback: backend/vbd/" in l and "using" in l]
+    s.check(f"{name}: persistent grants were {'on' if persistent == 'Y' else 'off'}",
+            bool(connects) and ("persistent grants" in connects[-1]) == (persistent == "Y"),
+            connect=connects[-1:])
+Path(PERSISTENT).write_text("Y\n")
 
 lab.remove_scsi_debug()
 s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
