@@ -45,9 +45,5 @@ nodes = case("admin-disabled", "patched", "patched", enable="0")
 s.check("admin-disabled: blkback advertises feature-data-integrity = 0",
         nodes["backend_feature"] == "0" and nodes["frontend_feature"] == "1", nodes=nodes)
 
-lab.remove_scsi_debug()
-s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
-        vbds=lab.backend_vbds())
-s.check("no BUG, WARNING or Oops in dom0's kernel log", not lab.dom0_kernel_problems(),
-        lines=lab.dom0_kernel_problems())
+lab.check_dom0_clean(s)
 s.save()

@@ -238,9 +238,5 @@ except Exception as e:  # keep what was found so far
     s.check("the scenario ran to its end", False, error=repr(e), trace=traceback.format_exc()[-3000:])
     raise
 finally:
-    lab.remove_scsi_debug()
-    s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
-            vbds=lab.backend_vbds())
-    s.check("no BUG, WARNING or Oops in dom0's kernel log", not lab.dom0_kernel_problems(),
-            lines=lab.dom0_kernel_problems())
+    lab.check_dom0_clean(s)
     s.save()

@@ -151,9 +151,5 @@ for name, params, want, persistent in (
             connect=connects[-1:])
 Path(PERSISTENT).write_text("Y\n")
 
-lab.remove_scsi_debug()
-s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
-        vbds=lab.backend_vbds())
-s.check("no BUG, WARNING or Oops in dom0's kernel log", not lab.dom0_kernel_problems(),
-        lines=lab.dom0_kernel_problems())
+lab.check_dom0_clean(s)
 s.save()
