@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzzfront: a hostile xen-blkfront, for the xen-dix lab only.
+ *
+ * It binds a "vbd" device in place of xen-blkfront, opts in to data
+ * integrity (DIX) and, once the backend is connected, puts a fixed list of
+ * malformed DIX request pairs on the ring, then well-formed ones.  For each
+ * case it logs one line:
+ *
+ *   fuzzfront: case=NAME responses=N status=S1,S2 ops=O1,O2 ids=I1,I2 leaked=L
+ *
+ * where leaked counts the grants of the case whose foreign access could not
+ * be ended once every response was in (the backend still maps them).  The
+ * last line is "fuzzfront: done cases=N leaked=L".
+ */
+
+#include <linux/module.h>
+#include <linux/crc-t10dif.h>
+#include <linux/delay.h>
+#include <linux/interrupt.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/t10-pi.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <xen/grant_table.h>
+#include <xen/events.h>
+#include <xen/page.h>
+#include <xen/interface/io/blkif.h>
+#include <xen/interface/io/protocols.h>
+
+#define FUZZ_TIMEOUT		(5 * HZ)
+#define FUZZ_SETTLE_MS		100
+#define FUZZ_MAX_GRANTS		160
+#define FUZZ_MAX_RSP		4
+#define FUZZ_SECT_PER_PAGE	(XEN_PAGE_SIZE >> 9)
+#define FUZZ_BAD_GREF		0xfffffff0U
+#define FUZZ_INDIRECT_PAGES	128
+
+struct fuzz_info {
+	struct xenbus_device *dev;
+	struct blkif_front_ring ring;
+	grant_ref_t ring_ref;
+	evtchn_port_t evtchn;
+	int irq;
+	wait_queue_head_t wq;
+	struct work_struct work;
+	bool started;
+	unsigned int interval;
+	unsigned int tuple_size;
+	unsigned int max_indirect;
+	unsigned long long sectors;
+	/* The grants of the current case. */
+	unsigned int nr_grants;
+	grant_ref_t grefs[FUZZ_MAX_GRANTS];
+	struct page *pages[FUZZ_MAX_GRANTS];
+	/* The responses to the current case. */
+	unsigned int nr_rsp;
+	struct blkif_response rsp[FUZZ_MAX_RSP];
+};
+
+/* The slots of one case, and what a well-formed pair is checked against. */
+struct fuzz_slots {
+	struct blkif_request slot[2];
+	unsigned int nr;
+	u64 id;
+	u8 op;
+	u64 sector;
+	unsigned int npages;
+	struct page *data[FUZZ_INDIRECT_PAGES];
+	struct page *pi[BLKIF_MAX_INTEGRITY_SEGMENTS];
+	bool compare;
+};
+
+struct fuzz_case {
+	const char *name;
+	/* 0: push the slots; > 0: skip the case; < 0: error. */
+	int (*build)(struct fuzz_info *info, struct fuzz_slots *s);
+};
+
+static irqreturn_t fuzz_interrupt(int irq, void *dev_id)
+{
+	struct fuzz_info *info = dev_id;
+
+	wake_up(&info->wq);
+	return IRQ_HANDLED;
+}
+
+/* Grant a new zeroed page to the backend; NULL when out of grants. */
+static struct page *fuzz_grant(struct fuzz_info *info, bool readonly,
+			       grant_ref_t *ref)
+{
+	struct page *page;
+	int gref;
+
+	if (info->nr_grants >= FUZZ_MAX_GRANTS)
+		return NULL;
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!page)
+		return NULL;
+	gref = gnttab_grant_foreign_access(info->dev->otherend_id,
+					   xen_page_to_gfn(page), readonly);
+	if (gref < 0) {
+		__free_page(page);
+		return NULL;
+	}
+	info->grefs[info->nr_grants] = gref;
+	info->pages[info->nr_grants++] = page;
+	*ref = gref;
+	return page;
+}
+
+/* A grant reference that refers to no granted page any more. */
+static int fuzz_revoked_gref(struct fuzz_info *info, grant_ref_t *ref)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	int gref;
+
+	if (!page)
+		return -ENOMEM;
+	gref = gnttab_grant_foreign_access(info->dev->otherend_id,
+					   xen_page_to_gfn(page), 0);
+	if (gref < 0) {
+		__free_page(page);
+		return gref;
+	}
+	if (!gnttab_try_end_foreign_access(gref)) {
+		gnttab_end_foreign_access(gref, page);
+		return -EBUSY;
+	}
+	__free_page(page);
+	*ref = gref;
+	return 0;
+}
+
+/* End foreign access to every grant of the case; returns how many leaked. */
+static unsigned int fuzz_ungrant_all(struct fuzz_info *info)
+{
+	unsigned int i, leaked = 0;
+
+	for (i = 0; i < info->nr_grants; i++) {
+		if (gnttab_try_end_foreign_access(info->grefs[i])) {
+			__free_page(info->pages[i]);
+		} else {
+			leaked++;
+			/* Freed by the grant table once the backend lets go. */
+			gnttab_end_foreign_access(info->grefs[i], info->pages[i]);
+		}
+	}
+	info->nr_grants = 0;
+	return leaked;
+}
+
+static u8 fuzz_pattern(u64 sector, unsigned int byte)
+{
+	return (u8)(sector * 31 + byte * 7 + 1);
+}
+
+static void fuzz_fill_data(struct fuzz_slots *s)
+{
+	unsigned int p, b;
+
+	for (p = 0; p < s->npages; p++) {
+		u8 *buf = page_address(s->data[p]);
+
+		for (b = 0; b < XEN_PAGE_SIZE; b++)
+			buf[b] = fuzz_pattern(s->sector + p * FUZZ_SECT_PER_PAGE, b);
+	}
+}
+
+/* The T10 type 1 PI of tuple @t of the pair's data (CRC guard). */
+static void fuzz_tuple(struct fuzz_info *info, struct fuzz_slots *s,
+		       unsigned int t, struct t10_pi_tuple *pi)
+{
+	unsigned int off = t * info->interval;
+	u8 *buf = page_address(s->data[off / XEN_PAGE_SIZE]);
+
+	pi->guard_tag = cpu_to_be16(crc_t10dif(buf + off % XEN_PAGE_SIZE,
+					       info->interval));
+	pi->app_tag = 0;
+	pi->ref_tag = cpu_to_be32((u32)((s->sector << 9) / info->interval) + t);
+}
+
+static struct t10_pi_tuple *fuzz_pi_at(struct fuzz_slots *s, unsigned int t)
+{
+	unsigned int off = t * sizeof(struct t10_pi_tuple);
+
+	return page_address(s->pi[off / XEN_PAGE_SIZE]) + off % XEN_PAGE_SIZE;
+}
+
+static unsigned int fuzz_pi_bytes(struct fuzz_info *info, unsigned int npages)
+{
+	return npages * XEN_PAGE_SIZE / info->interval * info->tuple_size;
+}
+
+/*
+ * A well-formed pair: @npages pages of data at @sector (indirect beyond
+ * BLKIF_MAX_SEGMENTS_PER_REQUEST pages), with its PI.  A write carries the
+ * data pattern and its correct PI, granted read-only; a read grants
+ * zeroed pages writable.
+ */
+static int fuzz_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+		     u64 sector, unsigned int npages)
+{
+	struct blkif_request *req = &s->slot[0];
+	struct blkif_request_integrity *ireq = &s->slot[1].u.integrity;
+	bool ro = op == BLKIF_OP_WRITE;
+	struct blkif_request_segment *ind = NULL;
+	unsigned int i, pi_bytes, pi_pages;
+	grant_ref_t ref;
+
+	if (npages > FUZZ_INDIRECT_PAGES)
+		return -EINVAL;
+	s->op = op;
+	s->sector = sector;
+	s->npages = npages;
+	req->operation = op | BLKIF_OP_DIX_FLAG;
+	if (npages > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		struct page *page = fuzz_grant(info, true, &ref);
+
+		if (!page)
+			return -ENOMEM;
+		ind = page_address(page);
+		req->operation = BLKIF_OP_INDIRECT | BLKIF_OP_DIX_FLAG;
+		req->u.indirect.indirect_op = op;
+		req->u.indirect.nr_segments = npages;
+		req->u.indirect.id = s->id;
+		req->u.indirect.sector_number = sector;
+		req->u.indirect.handle = 0;
+		req->u.indirect.indirect_grefs[0] = ref;
+	} else {
+		req->u.rw.nr_segments = npages;
+		req->u.rw.handle = 0;
+		req->u.rw.id = s->id;
+		req->u.rw.sector_number = sector;
+	}
+	for (i = 0; i < npages; i++) {
+		struct blkif_request_segment seg;
+
+		s->data[i] = fuzz_grant(info, ro, &ref);
+		if (!s->data[i])
+			return -ENOMEM;
+		seg.gref = ref;
+		seg.first_sect = 0;
+		seg.last_sect = FUZZ_SECT_PER_PAGE - 1;
+		if (ind)
+			ind[i] = seg;
+		else
+			req->u.rw.seg[i] = seg;
+	}
+
+	pi_bytes = fuzz_pi_bytes(info, npages);
+	pi_pages = DIV_ROUND_UP(pi_bytes, XEN_PAGE_SIZE);
+	if (pi_pages > BLKIF_MAX_INTEGRITY_SEGMENTS)
+		return -EINVAL;
+	s->slot[1].operation = BLKIF_OP_INTEGRITY;
+	ireq->nr_segments = pi_pages;
+	ireq->pi_bytes = pi_bytes;
+	ireq->id = s->id;
+	for (i = 0; i < pi_pages; i++) {
+		s->pi[i] = fuzz_grant(info, ro, &ref);
+		if (!s->pi[i])
+			return -ENOMEM;
+		ireq->gref[i] = ref;
+	}
+	if (op == BLKIF_OP_WRITE) {
+		fuzz_fill_data(s);
+		for (i = 0; i < pi_bytes / info->tuple_size; i++)
+			fuzz_tuple(info, s, i, fuzz_pi_at(s, i));
+	}
+	s->nr = 2;
+	return 0;
+}
+
+/* A 4 KiB flagged read pair, to be broken by the case. */
+static int fuzz_read4k(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_pair(info, s, BLKIF_OP_READ, 0, 1);
+}
+
+static int case_flag_last(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->nr = 1;	/* the integrity slot is never produced */
+	return err;
+}
+
+static int case_second_wrong_op(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	/* The second slot is a plain read with the pair's id. */
+	s->slot[1] = s->slot[0];
+	s->slot[1].operation = BLKIF_OP_READ;
+	return err;
+}
+
+static int case_second_flagged(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	/* Two flagged reads in a row, no integrity slot. */
+	s->slot[1] = s->slot[0];
+	return err;
+}
+
+static int case_wrong_id(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[1].u.integrity.id = s->id + 100;
+	return err;
+}
+
+static int case_nr_segments_0(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[1].u.integrity.nr_segments = 0;
+	return err;
+}
+
+static int case_nr_segments_17(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[1].u.integrity.nr_segments = BLKIF_MAX_INTEGRITY_SEGMENTS + 1;
+	return err;
+}
+
+static int case_pi_bytes_short(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[1].u.integrity.pi_bytes -= info->tuple_size;
+	return err;
+}
+
+static int case_pi_bytes_huge(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	struct blkif_request_integrity *ireq = &s->slot[1].u.integrity;
+	int err = fuzz_read4k(info, s);
+	unsigned int i;
+
+	ireq->pi_bytes = 0xffffffffU;
+	ireq->nr_segments = BLKIF_MAX_INTEGRITY_SEGMENTS;
+	for (i = 1; i < BLKIF_MAX_INTEGRITY_SEGMENTS; i++)
+		ireq->gref[i] = ireq->gref[0];
+	return err;
+}
+
+static int case_nr_segments_mismatch(struct fuzz_info *info,
+				     struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+	grant_ref_t ref = 0;
+
+	/* Two granted pages for PI that fits in one. */
+	if (!err && !fuzz_grant(info, false, &ref))
+		err = -ENOMEM;
+	s->slot[1].u.integrity.gref[1] = ref;
+	s->slot[1].u.integrity.nr_segments = 2;
+	return err;
+}
+
+static int case_gref_out_of_range(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[1].u.integrity.gref[0] = FUZZ_BAD_GREF;
+	return err;
+}
+
+static int case_gref_revoked(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	return err ?: fuzz_revoked_gref(info, &s->slot[1].u.integrity.gref[0]);
+}
+
+static int case_pi_read_only_on_read(struct fuzz_info *info,
+				     struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+	grant_ref_t ref = 0;
+
+	/* The backend must write a read's PI: grant it read-only. */
+	if (!err && !fuzz_grant(info, true, &ref))
+		err = -ENOMEM;
+	s->slot[1].u.integrity.gref[0] = ref;
+	return err;
+}
+
+static int case_data_gref_revoked(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	return err ?: fuzz_revoked_gref(info, &s->slot[0].u.rw.seg[0].gref);
+}
+
+static int case_second_pi_page_bad(struct fuzz_info *info,
+				   struct fuzz_slots *s)
+{
+	int err;
+
+	/* An indirect read with two PI pages: the first maps, the second not. */
+	if (info->max_indirect < FUZZ_INDIRECT_PAGES ||
+	    fuzz_pi_bytes(info, FUZZ_INDIRECT_PAGES) <= XEN_PAGE_SIZE)
+		return 1;
+	err = fuzz_pair(info, s, BLKIF_OP_READ, 0, FUZZ_INDIRECT_PAGES);
+	s->slot[1].u.integrity.gref[1] = FUZZ_BAD_GREF;
+	return err;
+}
+
+static int case_data_nr_segments_0(struct fuzz_info *info,
+				   struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[0].u.rw.nr_segments = 0;
+	return err;
+}
+
+static int case_flagged_flush(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[0].operation = BLKIF_OP_FLUSH_DISKCACHE | BLKIF_OP_DIX_FLAG;
+	s->slot[0].u.rw.nr_segments = 0;
+	return err;
+}
+
+static int case_flagged_discard(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	struct blkif_request *req = &s->slot[0];
+	int err = fuzz_read4k(info, s);
+
+	memset(&req->u, 0, sizeof(req->u));
+	req->operation = BLKIF_OP_DISCARD | BLKIF_OP_DIX_FLAG;
+	req->u.discard.id = s->id;
+	req->u.discard.sector_number = 0;
+	req->u.discard.nr_sectors = FUZZ_SECT_PER_PAGE;
+	return err;
+}
+
+static int case_flagged_integrity(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[0] = s->slot[1];
+	s->slot[0].operation = BLKIF_OP_INTEGRITY | BLKIF_OP_DIX_FLAG;
+	return err;
+}
+
+static int case_lone_integrity(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	s->slot[0] = s->slot[1];
+	s->nr = 1;
+	return err;
+}
+
+static int case_unaligned(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err;
+
+	/* Only a protection interval larger than a sector can be missed. */
+	if (info->interval <= 512)
+		return 1;
+	err = fuzz_read4k(info, s);
+	s->slot[0].u.rw.sector_number = 1;
+	return err;
+}
+
+/* Well-formed pairs, after all the bad ones. */
+#define FUZZ_WRITE_SECTOR	2048
+#define FUZZ_BAD_WRITE_SECTOR	(FUZZ_WRITE_SECTOR + FUZZ_SECT_PER_PAGE)
+
+static int case_read_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_pair(info, s, BLKIF_OP_READ, 4096, 1);
+}
+
+static int case_write_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_pair(info, s, BLKIF_OP_WRITE, FUZZ_WRITE_SECTOR, 1);
+}
+
+static int case_write_bad_guard(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_pair(info, s, BLKIF_OP_WRITE, FUZZ_BAD_WRITE_SECTOR, 1);
+
+	if (!err)
+		fuzz_pi_at(s, 0)->guard_tag ^= cpu_to_be16(0xffff);
+	return err;
+}
+
+static int case_read_back(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_pair(info, s, BLKIF_OP_READ, FUZZ_WRITE_SECTOR, 1);
+
+	s->compare = true;
+	return err;
+}
+
+static const struct fuzz_case fuzz_cases[] = {
+	{ "flag_last", case_flag_last },
+	{ "second_wrong_op", case_second_wrong_op },
+	{ "second_flagged", case_second_flagged },
+	{ "wrong_id", case_wrong_id },
+	{ "nr_segments_0", case_nr_segments_0 },
+	{ "nr_segments_17", case_nr_segments_17 },
+	{ "pi_bytes_short", case_pi_bytes_short },
+	{ "pi_bytes_huge", case_pi_bytes_huge },
+	{ "nr_segments_mismatch", case_nr_segments_mismatch },
+	{ "gref_out_of_range", case_gref_out_of_range },
+	{ "gref_revoked", case_gref_revoked },
+	{ "pi_read_only_on_read", case_pi_read_only_on_read },
+	{ "data_gref_revoked", case_data_gref_revoked },
+	{ "second_pi_page_bad", case_second_pi_page_bad },
+	{ "data_nr_segments_0", case_data_nr_segments_0 },
+	{ "flagged_flush", case_flagged_flush },
+	{ "flagged_discard", case_flagged_discard },
+	{ "flagged_integrity", case_flagged_integrity },
+	{ "lone_integrity", case_lone_integrity },
+	{ "unaligned", case_unaligned },
+	{ "read_ok", case_read_ok },
+	{ "write_ok", case_write_ok },
+	{ "write_bad_guard", case_write_bad_guard },
+	{ "read_back", case_read_back },
+};
+
+static bool fuzz_has_responses(struct fuzz_info *info)
+{
+	return READ_ONCE(info->ring.sring->rsp_prod) != info->ring.rsp_cons;
+}
+
+/* Take every response the backend has pushed; returns how many so far. */
+static unsigned int fuzz_collect(struct fuzz_info *info)
+{
+	RING_IDX i, rp;
+	int more;
+
+	do {
+		rp = READ_ONCE(info->ring.sring->rsp_prod);
+		virt_rmb(); /* read rsp_prod before the responses */
+		for (i = info->ring.rsp_cons; i != rp; i++) {
+			if (info->nr_rsp < FUZZ_MAX_RSP)
+				info->rsp[info->nr_rsp] =
+					*RING_GET_RESPONSE(&info->ring, i);
+			info->nr_rsp++;
+		}
+		info->ring.rsp_cons = rp;
+		RING_FINAL_CHECK_FOR_RESPONSES(&info->ring, more);
+	} while (more);
+	return info->nr_rsp;
+}
+
+static void fuzz_push(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		*RING_GET_REQUEST(&info->ring, info->ring.req_prod_pvt++) =
+			s->slot[i];
+	RING_PUSH_REQUESTS(&info->ring);
+	notify_remote_via_irq(info->irq);
+}
+
+static bool fuzz_compare(struct fuzz_info *info, struct fuzz_slots *s,
+			 bool *pi_ok)
+{
+	unsigned int i, b;
+	bool data_ok = true;
+
+	for (i = 0; i < s->npages; i++) {
+		u8 *buf = page_address(s->data[i]);
+
+		for (b = 0; b < XEN_PAGE_SIZE; b++)
+			if (buf[b] != fuzz_pattern(s->sector + i * FUZZ_SECT_PER_PAGE, b))
+				data_ok = false;
+	}
+	/* The PI that was written: the pattern's, whatever came back. */
+	fuzz_fill_data(s);
+	*pi_ok = true;
+	for (i = 0; i < fuzz_pi_bytes(info, s->npages) / info->tuple_size; i++) {
+		struct t10_pi_tuple pi;
+
+		fuzz_tuple(info, s, i, &pi);
+		if (memcmp(&pi, fuzz_pi_at(s, i), sizeof(pi)))
+			*pi_ok = false;
+	}
+	return data_ok;
+}
+
+/* "a,b" from the responses' @field. */
+static void fuzz_list(char *buf, size_t len, struct fuzz_info *info, int field)
+{
+	unsigned int i, n = min_t(unsigned int, info->nr_rsp, FUZZ_MAX_RSP);
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && pos < len; i++) {
+		long long v = field == 0 ? info->rsp[i].status :
+			      field == 1 ? info->rsp[i].operation :
+			      (long long)info->rsp[i].id;
+
+		pos += scnprintf(buf + pos, len - pos, "%s%lld", i ? "," : "", v);
+	}
+	if (!n)
+		scnprintf(buf, len, "none");
+}
+
+static unsigned int fuzz_run_case(struct fuzz_info *info,
+				  const struct fuzz_case *c, u64 id)
+{
+	struct fuzz_slots *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	char status[48], ops[48], ids[48], extra[48] = "";
+	unsigned long deadline;
+	unsigned int leaked;
+	int err;
+
+	if (!s)
+		return 0;
+	s->id = id;
+	info->nr_rsp = 0;
+	err = c->build(info, s);
+	if (err) {
+		leaked = fuzz_ungrant_all(info);
+		if (err > 0)
+			pr_info("fuzzfront: case=%s skipped=1 interval=%u\n",
+				c->name, info->interval);
+		else
+			pr_info("fuzzfront: case=%s error=%d leaked=%u\n",
+				c->name, err, leaked);
+		kfree(s);
+		return leaked;
+	}
+
+	fuzz_push(info, s);
+	deadline = jiffies + FUZZ_TIMEOUT;
+	while (fuzz_collect(info) < s->nr && time_before(jiffies, deadline))
+		wait_event_timeout(info->wq, fuzz_has_responses(info), HZ / 10);
+	/* Catch any response beyond the slots produced. */
+	msleep(FUZZ_SETTLE_MS);
+	fuzz_collect(info);
+
+	if (s->compare) {
+		bool pi_ok, data_ok = fuzz_compare(info, s, &pi_ok);
+
+		scnprintf(extra, sizeof(extra), " data_match=%d pi_match=%d",
+			  data_ok, pi_ok);
+	}
+	leaked = fuzz_ungrant_all(info);
+	fuzz_list(status, sizeof(status), info, 0);
+	fuzz_list(ops, sizeof(ops), info, 1);
+	fuzz_list(ids, sizeof(ids), info, 2);
+	pr_info("fuzzfront: case=%s slots=%u responses=%u status=%s ops=%s ids=%s leaked=%u%s\n",
+		c->name, s->nr, info->nr_rsp, status, ops, ids, leaked, extra);
+	kfree(s);
+	return leaked;
+}
+
+static void fuzz_work(struct work_struct *work)
+{
+	struct fuzz_info *info = container_of(work, struct fuzz_info, work);
+	unsigned int i, leaked = 0;
+
+	if (!info->interval || !info->tuple_size) {
+		pr_info("fuzzfront: done cases=0 error=no-data-integrity\n");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(fuzz_cases); i++)
+		leaked += fuzz_run_case(info, &fuzz_cases[i], i + 1);
+	pr_info("fuzzfront: done cases=%zu leaked=%u\n",
+		ARRAY_SIZE(fuzz_cases), leaked);
+}
+
+static int fuzz_talk(struct fuzz_info *info)
+{
+	struct xenbus_device *dev = info->dev;
+	struct blkif_sring *sring;
+	int err;
+
+	err = xenbus_setup_ring(dev, GFP_KERNEL, (void **)&sring, 1,
+				&info->ring_ref);
+	if (err)
+		return err;
+	XEN_FRONT_RING_INIT(&info->ring, sring, XEN_PAGE_SIZE);
+
+	err = xenbus_alloc_evtchn(dev, &info->evtchn);
+	if (err)
+		return err;
+	err = bind_evtchn_to_irqhandler(info->evtchn, fuzz_interrupt, 0,
+					"fuzzfront", info);
+	if (err < 0) {
+		xenbus_free_evtchn(dev, info->evtchn);
+		return err;
+	}
+	info->irq = err;
+
+	err = xenbus_printf(XBT_NIL, dev->nodename, "ring-ref", "%u",
+			    info->ring_ref);
+	if (!err)
+		err = xenbus_printf(XBT_NIL, dev->nodename, "event-channel",
+				    "%u", info->evtchn);
+	if (!err)
+		err = xenbus_printf(XBT_NIL, dev->nodename, "protocol", "%s",
+				    XEN_IO_PROTO_ABI_NATIVE);
+	if (!err)
+		err = xenbus_printf(XBT_NIL, dev->nodename,
+				    "feature-data-integrity", "%u", 1);
+	if (err)
+		return err;
+	return xenbus_switch_state(dev, XenbusStateInitialised);
+}
+
+static void fuzz_connected(struct fuzz_info *info)
+{
+	struct xenbus_device *dev = info->dev;
+	const char *be = dev->otherend;
+
+	info->interval = xenbus_read_unsigned(be, "data-integrity-interval", 0);
+	info->tuple_size = xenbus_read_unsigned(be, "data-integrity-tuple-size", 0);
+	info->max_indirect = xenbus_read_unsigned(be, "feature-max-indirect-segments", 0);
+	if (xenbus_scanf(XBT_NIL, be, "sectors", "%llu", &info->sectors) != 1)
+		info->sectors = 0;
+	if (info->interval && !is_power_of_2(info->interval))
+		info->interval = 0;
+	pr_info("fuzzfront: connected feature=%u interval=%u tuple_size=%u max_indirect=%u sectors=%llu\n",
+		xenbus_read_unsigned(be, "feature-data-integrity", 0),
+		info->interval, info->tuple_size, info->max_indirect,
+		info->sectors);
+	xenbus_switch_state(dev, XenbusStateConnected);
+	schedule_work(&info->work);
+}
+
+static void fuzz_backend_changed(struct xenbus_device *dev,
+				 enum xenbus_state backend_state)
+{
+	struct fuzz_info *info = dev_get_drvdata(&dev->dev);
+	int err;
+
+	switch (backend_state) {
+	case XenbusStateInitWait:
+		if (dev->state != XenbusStateInitialising)
+			break;
+		err = fuzz_talk(info);
+		if (err)
+			xenbus_dev_fatal(dev, err, "fuzzfront setup");
+		break;
+	case XenbusStateConnected:
+		if (info->started)
+			break;
+		info->started = true;
+		fuzz_connected(info);
+		break;
+	case XenbusStateClosing:
+		flush_work(&info->work);
+		xenbus_frontend_closed(dev);
+		break;
+	default:
+		break;
+	}
+}
+
+static int fuzz_probe(struct xenbus_device *dev,
+		      const struct xenbus_device_id *id)
+{
+	struct fuzz_info *info = kzalloc(sizeof(*info), GFP_KERNEL);
+
+	if (!info)
+		return -ENOMEM;
+	info->dev = dev;
+	init_waitqueue_head(&info->wq);
+	INIT_WORK(&info->work, fuzz_work);
+	dev_set_drvdata(&dev->dev, info);
+	return 0;
+}
+
+static void fuzz_remove(struct xenbus_device *dev)
+{
+	struct fuzz_info *info = dev_get_drvdata(&dev->dev);
+
+	flush_work(&info->work);
+	if (info->irq > 0)
+		unbind_from_irqhandler(info->irq, info);
+	if (info->ring.sring)
+		xenbus_teardown_ring((void **)&info->ring.sring, 1,
+				     &info->ring_ref);
+	kfree(info);
+}
+
+static const struct xenbus_device_id fuzz_ids[] = {
+	{ "vbd" },
+	{ "" }
+};
+
+static struct xenbus_driver fuzz_driver = {
+	.ids = fuzz_ids,
+	.probe = fuzz_probe,
+	.remove = fuzz_remove,
+	.otherend_changed = fuzz_backend_changed,
+	.not_essential = true,
+};
+
+static int __init fuzz_init(void)
+{
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.integrity.id) !=
+		     offsetof(struct blkif_request, u.rw.id));
+	if (!xen_domain())
+		return -ENODEV;
+	return xenbus_register_frontend(&fuzz_driver);
+}
+module_init(fuzz_init);
+
+static void __exit fuzz_exit(void)
+{
+	xenbus_unregister_driver(&fuzz_driver);
+}
+module_exit(fuzz_exit);
+
+MODULE_DESCRIPTION("Hostile DIX frontend for the xen-dix lab (tests only)");
+MODULE_LICENSE("GPL");
