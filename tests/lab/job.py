@@ -14,7 +14,7 @@ from typing import Any
 
 from . import debian, images
 from .cache import cache_root, key
-from .kmod import ModuleBuild, modinfo
+from .kmod import ModuleBuild, build_fuzzfront, modinfo
 
 HERE = Path(__file__).resolve().parent
 GUEST = HERE / "guest"
@@ -75,17 +75,24 @@ def module_deps(kos: list[Path]) -> tuple[str, ...]:
     return tuple(deps)
 
 
-def domu_initramfs(abi: str, scenario: Scenario, builds: dict[str, ModuleBuild], out: Path) -> Path:
-    """The domU's initramfs: busybox, both blkfront flavours, the tools and
-    the scenario's domU scripts."""
+def domu_initramfs(abi: str, scenario: Scenario, builds: dict[str, ModuleBuild], out: Path,
+                   fuzzfront: Path | None = None) -> Path:
+    """The domU's initramfs: busybox, both blkfront flavours, the hostile
+    frontend (flavour ``fuzz``: fuzzfront.ko instead of a blkfront), the
+    tools and the scenario's domU scripts."""
     extra = {"init": GUEST / "domu-init", "lab/bin/labio": labio(),
              "lab/bin/lablib.sh": GUEST / "lablib.sh"}
+    fronts = []
     for flavour, b in builds.items():
         extra[f"lab/front/{flavour}/xen-blkfront.ko"] = b.blkfront
+        fronts.append(b.blkfront)
+    if fuzzfront is not None:
+        extra["lab/front/fuzz/fuzzfront.ko"] = fuzzfront
+        fronts.append(fuzzfront)
     for script in scenario.domu_scripts():
         extra[f"lab/scripts/{script.name}"] = script
     tree = debian.kernel_tree(abi)
-    deps = module_deps([b.blkfront for b in builds.values()])
+    deps = module_deps(fronts)
     modules = images.module_load_order(tree, abi, deps) if deps else []
     return images.domu_initramfs(abi, extra, modules, out)
 
@@ -106,10 +113,11 @@ def job_description(scenario: Scenario, series: str, abi: str,
 
 
 def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
-             builds: dict[str, ModuleBuild], repo: Path) -> Path:
+             builds: dict[str, ModuleBuild], repo: Path, patch_dir: Path | None = None) -> Path:
     """Write job.tar for dom0 into ``workdir`` and return its path."""
     tree = debian.kernel_tree(abi)
-    initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz")
+    fuzzfront = build_fuzzfront(series, abi, patch_dir)
+    initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz", fuzzfront)
     desc = job_description(scenario, series, abi, builds)
     path = workdir / "job.tar"
     with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:

@@ -11,6 +11,7 @@ from . import debian
 from .cache import cache_root, key
 
 REPO = debian.REPO
+FUZZFRONT = REPO / "tests" / "lab" / "guest" / "fuzzfront"
 MODULES = ("xen-blkfront.ko", "xen-blkback.ko")
 FLAVOURS = ("patched", "stock")
 
@@ -86,6 +87,41 @@ def build(series: str, flavour: str = "patched", abi: str | None = None,
         tmp.rename(out)
         shutil.rmtree(work, ignore_errors=True)
     return ModuleBuild(series, abi, flavour, out)
+
+
+def build_fuzzfront(series: str, abi: str | None = None,
+                    patch_dir: Path | None = None) -> Path:
+    """Build (or reuse from the cache) the lab's hostile frontend,
+    tests/lab/guest/fuzzfront, against the same kernel headers as our
+    drivers and the series' patched blkif.h.  Returns fuzzfront.ko."""
+    abi = abi or debian.kernel_abi(series)
+    sources = [FUZZFRONT / "fuzzfront.c", FUZZFRONT / "Kbuild"]
+    k = key("fuzzfront", build_key(series, abi, "patched", patch_dir), *sources)
+    out = cache_root() / "kmod" / f"fuzzfront-{series}-{k}"
+    ko = out / "fuzzfront.ko"
+    if not ko.exists():
+        work = cache_root() / "kmod" / "fuzz-work"
+        argv = [str(REPO / "kmod" / "xendix-kbuild"), "--kver", abi, "--build-dir", str(work),
+                "--extract-only"]
+        if patch_dir is not None:
+            argv += ["--patch-dir", str(patch_dir)]
+        steps = [argv, ["make", "-s", "-C", f"/lib/modules/{abi}/build", f"M={work}", "modules"]]
+        for i, step in enumerate(steps):
+            if i == 1:
+                for src in sources:
+                    shutil.copy2(src, work / src.name)
+            proc = subprocess.run(step, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"fuzzfront: {proc.stderr.strip()[-2000:]}"
+                                 or f"{step[0]} exited {proc.returncode}")
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        shutil.copy2(work / "fuzzfront.ko", tmp / "fuzzfront.ko")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        shutil.rmtree(work, ignore_errors=True)
+    return ko
 
 
 def modinfo(ko: Path, field: str) -> str:

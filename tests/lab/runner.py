@@ -75,7 +75,7 @@ def run(name: str, series: str = "6.1", artifacts: Path | None = None,
     out = artifacts or ARTIFACTS / f"{name}-{series}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    job = make_job(out, scenario, series, ready["abi"], ready["builds"], REPO)
+    job = make_job(out, scenario, series, ready["abi"], ready["builds"], REPO, patch_dir)
     result_disk = blank_disk(out / "result.img")
     machine = qemu.Machine(
         xen=ready["xen"], kernel=ready["kernel"], initrd=ready["initrd"],
