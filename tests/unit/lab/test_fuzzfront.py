@@ -1,0 +1,40 @@
+"""fuzzfront, the lab's hostile DIX frontend (tests/lab/guest/fuzzfront):
+kernel style, and it builds against our headers with what the domU loads."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab import kmod
+
+SOURCE = kmod.FUZZFRONT / "fuzzfront.c"
+
+
+def checkpatch(tmp_path: Path, series: str = "6.1") -> Path:
+    tarball = Path(f"/usr/src/linux-source-{series}.tar.xz")
+    if not tarball.exists():
+        pytest.skip(f"{tarball} is missing")
+    subprocess.run(["tar", "-xJf", str(tarball), "-C", str(tmp_path), "--strip-components=1",
+                    f"linux-source-{series}/scripts/checkpatch.pl",
+                    f"linux-source-{series}/scripts/spelling.txt",
+                    f"linux-source-{series}/scripts/const_structs.checkpatch"], check=True)
+    return tmp_path / "scripts" / "checkpatch.pl"
+
+
+def test_fuzzfront_is_checkpatch_strict_clean(tmp_path):
+    """CAMELCASE is ignored: it only names xenbus's XenbusState* enum, which
+    checkpatch cannot see defined with --no-tree."""
+    proc = subprocess.run(["perl", str(checkpatch(tmp_path)), "--strict", "--no-tree", "--terse",
+                           "--ignore", "CAMELCASE", "-f", str(SOURCE)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_fuzzfront_builds_against_the_series_and_needs_only_crc_t10dif():
+    ko = kmod.build_fuzzfront("6.1")
+    assert ko.name == "fuzzfront.ko" and ko.exists()
+    assert kmod.modinfo(ko, "depends") == "crc-t10dif"
+    assert kmod.modinfo(ko, "license") == "GPL"
