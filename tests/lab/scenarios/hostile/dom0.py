@@ -148,9 +148,5 @@ s.check("fuzzfront closed when dom0 detached the disk and blkback removed the vb
 s.check("no BUG, WARNING or Oops in the hostile domU", not run.kernel_problems(),
         lines=run.kernel_problems())
 s.check("the hostile domain dies (no grant left mapped in dom0)", lab.only_dom0_left())
-lab.remove_scsi_debug()
-s.check("no vbd is left in dom0", lab.wait_until(lambda: not lab.backend_vbds(), 30),
-        vbds=lab.backend_vbds())
-s.check("no BUG, WARNING or Oops in dom0's kernel log", not lab.dom0_kernel_problems(),
-        lines=lab.dom0_kernel_problems())
+lab.check_dom0_clean(s)
 s.save()
