@@ -29,7 +29,7 @@ def test_fuzzfront_is_checkpatch_strict_clean(tmp_path):
     checkpatch cannot see defined with --no-tree."""
     proc = subprocess.run(["perl", str(checkpatch(tmp_path)), "--strict", "--no-tree", "--terse",
                            "--ignore", "CAMELCASE", "-f", str(SOURCE)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
