@@ -9,14 +9,25 @@ from .test_lab import passed
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture(scope="module")
-def dix(lab_run):
-    return lab_run("dix")
+# Every test runs once per kernel series, e.g. test_...[6.1] and
+# test_...[6.12]; module scope groups the tests of a series together, so
+# that each scenario boots once per series.
+SERIES = ("6.1", "6.12")
+
+
+@pytest.fixture(scope="module", params=SERIES)
+def series(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def compat(lab_run):
-    return lab_run("compat")
+def dix(lab_run, series):
+    return lab_run("dix", series)
+
+
+@pytest.fixture(scope="module")
+def compat(lab_run, series):
+    return lab_run("compat", series)
 
 
 class TestProfile:

@@ -60,7 +60,7 @@ def test_a_patch_that_does_not_apply_stops_the_build_with_its_name(tmp_path):
     assert not (tmp_path / "b" / "xen-blkfront.ko").exists()
 
 
-@pytest.mark.parametrize("series", ["6.1"])
+@pytest.mark.parametrize("series", ["6.1", "6.12"])
 def test_the_patch_series_applies_with_git_am(tmp_path, series):
     """patches/<series> is a git am-able series on the pristine files."""
     patches = kmod.patch_files(series)
@@ -98,7 +98,7 @@ def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
     assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]
 
 
-@pytest.mark.parametrize("series", ["6.1"])
+@pytest.mark.parametrize("series", ["6.1", "6.12"])
 def test_every_patch_is_checkpatch_strict_clean(series):
     if not kmod.patch_files(series):
         pytest.skip(f"patches/{series} is empty")
@@ -107,7 +107,7 @@ def test_every_patch_is_checkpatch_strict_clean(series):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("series", ["6.1"])
+@pytest.mark.parametrize("series", ["6.1", "6.12"])
 def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
     """`make C=2`: sparse and the compiler say nothing about our drivers."""
     if not kmod.patch_files(series):
@@ -119,10 +119,11 @@ def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
     assert not noise, "\n".join(noise)
 
 
-def test_the_series_has_a_cover_letter():
-    patches = kmod.REPO / "patches" / "6.1"
-    if not kmod.patch_files("6.1"):
-        pytest.skip("patches/6.1 is empty")
+@pytest.mark.parametrize("series", ["6.1", "6.12"])
+def test_the_series_has_a_cover_letter(series):
+    patches = kmod.REPO / "patches" / series
+    if not kmod.patch_files(series):
+        pytest.skip(f"patches/{series} is empty")
     cover = (patches / "0000-cover-letter.patch").read_text()
     assert re.search(r"^Subject: \[PATCH 0+/\d+\] \S", cover, re.M) and "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
