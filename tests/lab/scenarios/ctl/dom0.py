@@ -51,6 +51,16 @@ def xs_tree(path: str) -> str:
     return lab.sh("xenstore-ls", "-f", path, check=False, timeout=20).stdout
 
 
+def start(name: str, disks: list[str], script: str, phase: str, what: str) -> lab.Domu:
+    """Create a domU and wait until its script says it is ready for ``phase``."""
+    domu = lab.Domu(name, disks, script)
+    domu.start()
+    if not s.check(f"the {what} domU is up",
+                   domu.wait_record("ready", 300, phase=phase) is not None):
+        raise RuntimeError(f"the {what} domU never said it was ready")
+    return domu
+
+
 def one_line(p: subprocess.CompletedProcess) -> bool:
     err = p.stderr.strip()
     return err.startswith("xendix: ") and "\n" not in err
@@ -67,12 +77,8 @@ s.fact("plain_profile", lab.integrity(plain))
 
 try:
     # -- Part 1: status, then disable/enable --now --------------------------
-    domu = lab.Domu("ctl1", [f"phy:{plain},xvda,w", f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"],
-                    "domu-ctl-toggle.sh")
-    domu.start()
-    ready = domu.wait_record("ready", 300, phase="initial")
-    if not s.check("the toggle domU is up", ready is not None):
-        raise RuntimeError("the toggle domU never said it was ready")
+    domu = start("ctl1", [f"phy:{plain},xvda,w", f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"],
+                 "domu-ctl-toggle.sh", "initial", "toggle")
     domid = domu.domid
     guest0 = (domu.wait_record("profile", 5, phase="initial") or {})
     table = xendix("status")
@@ -205,12 +211,8 @@ try:
             inst.returncode == 0 and rule.exists() and "udev reloaded" in inst.stdout,
             run=summary(inst), rule=rule.read_text() if rule.exists() else None)
     lab.signal(box, "")
-    domu2 = lab.Domu("ctl2", [f"phy:{disk},xvdb,w", f"phy:{plain},xvdc,w", f"phy:{box},xvdd,w"],
-                     "domu-ctl-policy.sh")
-    domu2.start()
-    ready2 = domu2.wait_record("ready", 300, phase="policy")
-    if not s.check("the policy domU is up", ready2 is not None):
-        raise RuntimeError("the policy domU never said it was ready")
+    domu2 = start("ctl2", [f"phy:{disk},xvdb,w", f"phy:{plain},xvdc,w", f"phy:{box},xvdd,w"],
+                  "domu-ctl-policy.sh", "policy", "policy")
     table2 = xendix("status", "ctl2")
     s.fact("xendix_status_table_policy", table2.stdout)
     vbds2 = by_devid(status_json("ctl2"))
