@@ -90,8 +90,10 @@ class PyxsStore:
             raise XendixError(f"xenstore: {e}") from None
 
     def read(self, path: str) -> str | None:
+        """The value as str; bytes that are not UTF-8 (a guest may write
+        any) are kept with ``surrogateescape``, see :mod:`untrusted`."""
         try:
-            return self._call(self.client.read, path.encode()).decode()
+            return self._call(self.client.read, path.encode()).decode("utf-8", "surrogateescape")
         except FileNotFoundError:
             return None
 
