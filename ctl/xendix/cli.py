@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 
 from . import apply as applying, errors, inventory, monitor as monitoring, output, policy, switch, udev
 from .host import Host
+from .verdict import VERDICTS
 
 EPILOG = ("Exit codes:\n\n\b\n" + errors.exit_codes_help() +
-          "\n\nVerdicts:\n\n\b\n  protected, off, unsupported-disk, old-frontend, old-backend,\n  "
-          "not-connected, reconnect-needed (see README)")
+          "\n\nVerdicts:\n\n\b\n" + textwrap.fill(", ".join(VERDICTS) + " (see README)", 72,
+                                                initial_indent="  ", subsequent_indent="  ",
+                                                break_on_hyphens=False))
 
 
 class Group(click.Group):

@@ -10,6 +10,7 @@ from .devices import BlockDevice, Integrity
 from .inventory import DeviceRow
 from .reattach import Reattached
 from .toggle import Change
+from .untrusted import show_optional
 from .vbd import XENBUS_STATES, Vbd, to_json
 from .vdev import name_of
 
@@ -50,7 +51,7 @@ def status_table(vbds: list[Vbd]) -> str:
         rows.append((v.domain, v.domid, v.vdev, v.devid, _state(v.backend_state),
                      _state(v.frontend_state), _backing(v.backing),
                      profile_text(v.backing.integrity) if v.backing else "-", admin,
-                     v.advertised, v.negotiated, verdict, v.stats.get("dix_req"),
+                     v.advertised, show_optional(v.negotiated), verdict, v.stats.get("dix_req"),
                      v.stats.get("dix_err"), v.stats.get("rd_req"), v.stats.get("wr_req"), reason))
     if not rows:
         return "no vbd"

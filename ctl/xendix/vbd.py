@@ -10,7 +10,8 @@ from . import domains, vdev
 from .devices import BlockDevice, DiskSource, parse_physical_device
 from .errors import UnknownVdev
 from .stats import read_stats, sysfs_name
-from .verdict import Facts, judge
+from .untrusted import show_optional
+from .verdict import Facts, confirmed, judge
 from .xenstore import BACKEND_VBD, Store
 
 XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised", 4: "Connected",
@@ -18,6 +19,7 @@ XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised
 ADMIN_NODE = "data-integrity-enable"
 ROOT_VDEV = vdev.parse("xvda").devid
 _SYSFS_NAME = re.compile(r"^vbd-(\d+)-(\d+)$")
+_STATE = re.compile(r"[0-9]{1,3}")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Vbd:
     advertised: str | None = None  # backend feature-data-integrity
     profile: dict[str, str | None] = field(default_factory=dict)  # backend data-integrity-*
     negotiated: str | None = None  # frontend feature-data-integrity
+    confirmed_format: str | None = None  # frontend data-integrity-format: guest bytes, untrusted
     stats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -62,7 +65,8 @@ class Vbd:
     def facts(self) -> Facts:
         known = self.backing is not None and self.backing.integrity.known
         return Facts(self.backend_state, self.frontend_state, self.advertised, self.negotiated,
-                     self.admin_enabled, known, self.backing is not None)
+                     self.admin_enabled, known, self.backing is not None,
+                     self.profile.get("format"), self.confirmed_format)
 
     @property
     def verdict(self) -> tuple[str, str]:
@@ -70,8 +74,10 @@ class Vbd:
 
 
 def _state(store: Store, path: str) -> int | None:
+    """A xenbus state; None for anything that is not a small decimal number
+    (the frontend's is written by the guest)."""
     value = store.read(f"{path}/state")
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and _STATE.fullmatch(value) else None
 
 
 def backing_device(store: Store, disks: DiskSource, backend: str) -> BlockDevice | None:
@@ -102,6 +108,7 @@ def gather(store: Store, disks: DiskSource, sysfs, domid: int, devid: int) -> Vb
     v.profile = {k: store.read(f"{be}/data-integrity-{k}")
                  for k in ("format", "interval", "tuple-size", "tag-size")}
     v.negotiated = store.read(f"{fe}/feature-data-integrity")
+    v.confirmed_format = store.read(f"{fe}/data-integrity-format")
     v.stats = read_stats(sysfs, domid, devid)
     return v
 
@@ -145,7 +152,9 @@ def to_json(v: Vbd) -> dict[str, Any]:
                     "feature_data_integrity": v.advertised, "profile": v.profile},
         "frontend": {"path": v.frontend_path, "state": v.frontend_state,
                      "state_name": XENBUS_STATES.get(v.frontend_state, None),
-                     "feature_data_integrity": v.negotiated},
+                     "feature_data_integrity": show_optional(v.negotiated),
+                     "confirmed_format": show_optional(v.confirmed_format),
+                     "confirmed": confirmed(v.facts())},
         "backing": None if b is None else {
             "device": b.name, "disk": b.disk, "devnum": b.devnum, "integrity": b.integrity.as_dict()},
         "admin": {"data_integrity_enable": v.admin, "enabled": v.admin_enabled},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .untrusted import show
+
 PROTECTED = "protected"
 OFF = "off"
 UNSUPPORTED_DISK = "unsupported-disk"
@@ -11,9 +13,12 @@ OLD_FRONTEND = "old-frontend"
 OLD_BACKEND = "old-backend"
 NOT_CONNECTED = "not-connected"
 RECONNECT = "reconnect-needed"
+UNCONFIRMED = "unconfirmed"
 
 VERDICTS = {
-    PROTECTED: "both ends negotiated DIX: PI travels from the guest to the disk",
+    PROTECTED: ("both ends negotiated DIX and the frontend confirmed the backend's profile: "
+                "PI travels from the guest to the disk"),
+    UNCONFIRMED: "the frontend opted in but did not confirm the backend's profile",
     OFF: "the admin toggle data-integrity-enable is 0",
     UNSUPPORTED_DISK: "the backing disk has no T10 integrity profile",
     OLD_FRONTEND: "the backend offers DIX but the guest's blkfront does not know it",
@@ -36,6 +41,23 @@ class Facts:
     admin_enabled: bool  # data-integrity-enable absent or non-zero
     disk_known: bool  # the backing disk has a T10 profile
     disk_seen: bool  # the backing disk was found at all
+    offered_format: str | None  # backend data-integrity-format (blkback)
+    confirmed_format: str | None  # frontend data-integrity-format: guest-written, untrusted
+
+
+def confirmed(f: Facts) -> bool:
+    """The frontend registered exactly the profile the backend offered."""
+    return f.offered_format is not None and f.confirmed_format == f.offered_format
+
+
+def _unconfirmed_reason(f: Facts) -> str:
+    if f.confirmed_format is None:
+        return "the frontend opted in but registered no profile (no data-integrity-format)"
+    if f.offered_format is None:
+        return (f"the frontend confirmed '{show(f.confirmed_format)}' but the backend "
+                "wrote no data-integrity-format")
+    return (f"the frontend registered a different format: '{show(f.confirmed_format)}', "
+            f"the backend offered '{show(f.offered_format)}'")
 
 
 def judge(f: Facts) -> tuple[str, str]:
@@ -48,9 +70,12 @@ def judge(f: Facts) -> tuple[str, str]:
     if f.advertised == "1":
         if f.negotiated != "1":
             return OLD_FRONTEND, "the backend advertises DIX, the frontend did not opt in"
+        if not confirmed(f):
+            return UNCONFIRMED, _unconfirmed_reason(f)
         if not f.admin_enabled:
             return PROTECTED, "protected now; disabled by the admin since: off at the next connect"
-        return PROTECTED, "the backend advertised DIX and the frontend opted in"
+        return PROTECTED, (f"the backend advertised DIX, the frontend opted in and confirmed "
+                           f"{show(f.offered_format)}")
     if not f.admin_enabled:
         return OFF, "data-integrity-enable is 0"
     if not f.disk_known:

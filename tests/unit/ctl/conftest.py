@@ -16,6 +16,7 @@ from xendix.devices import SysfsSource  # noqa: E402
 from xendix.host import Host  # noqa: E402
 
 BE = "/local/domain/0/backend/vbd"
+SAME = "<the backend's format>"  # add_vbd's default for the frontend's confirmation
 
 
 class FakeWatch:
@@ -123,7 +124,10 @@ class FakeStore:
     def add_vbd(self, domid: int, devid: int, vdev: str, params: str = "/dev/sda",
                 phys: str | None = "8:0", be_state: int = 4, fe_state: int = 4,
                 advertised: str | None = "1", negotiated: str | None = "1",
-                admin: str | None = None, profile: bool = True) -> str:
+                admin: str | None = None, profile: bool = True,
+                confirmed: str | None = SAME) -> str:
+        """A vbd; ``confirmed`` is the frontend's data-integrity-format: by
+        default the backend's format when both ends opted in, None for absent."""
         be, fe = f"{BE}/{domid}/{devid}", f"/local/domain/{domid}/device/vbd/{devid}"
         n = self.nodes
         n.update({f"{be}/frontend": fe, f"{be}/frontend-id": str(domid), f"{be}/dev": vdev,
@@ -141,6 +145,10 @@ class FakeStore:
                           f"{be}/data-integrity-tag-size": "2"})
         if negotiated is not None:
             n[f"{fe}/feature-data-integrity"] = negotiated
+        if confirmed is SAME:
+            confirmed = n.get(f"{be}/data-integrity-format") if negotiated == "1" else None
+        if confirmed is not None:
+            n[f"{fe}/data-integrity-format"] = confirmed
         if admin is not None:
             n[f"{be}/data-integrity-enable"] = admin
         return be

@@ -27,6 +27,7 @@ def test_a_protected_disk_shows_everything_dom0_knows(host, store, sysfs):
     assert v["backend"]["profile"] == {"format": "T10-DIF-TYPE1-CRC", "interval": "512",
                                        "tuple-size": "8", "tag-size": "2"}
     assert v["frontend"]["feature_data_integrity"] == "1"
+    assert v["frontend"]["confirmed_format"] == "T10-DIF-TYPE1-CRC" and v["frontend"]["confirmed"] is True
     assert v["backing"]["device"] == "sda" and v["backing"]["devnum"] == "8:0"
     assert v["backing"]["integrity"] == {"format": "T10-DIF-TYPE1-CRC", "interval": 512, "tag_size": 2,
                                          "capable": True, "known": True}
@@ -126,6 +127,7 @@ def test_the_json_shape_of_a_vbd_is_stable(host, store):
                          "reason", "stats", "vdev", "verdict"]
     assert sorted(v["backend"]) == ["feature_data_integrity", "mode", "params", "path", "physical_device",
                                     "profile", "state", "state_name"]
-    assert sorted(v["frontend"]) == ["feature_data_integrity", "path", "state", "state_name"]
+    assert sorted(v["frontend"]) == ["confirmed", "confirmed_format", "feature_data_integrity", "path",
+                                     "state", "state_name"]
     assert v["backing"] is None and v["stats"] == {}
     assert v["verdict"] == "protected"  # what the two ends negotiated, whatever dom0 can see
