@@ -8,7 +8,7 @@ import json
 import subprocess
 import tarfile
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,30 @@ HERE = Path(__file__).resolve().parent
 GUEST = HERE / "guest"
 SCENARIOS = HERE / "scenarios"
 RESULT_DISK_MIB = 256
+NVME_DISK_MIB = 256
+
+
+@dataclass(frozen=True)
+class NvmeSpec:
+    """One NVMe namespace with PI that a scenario asks for
+    (``nvme = [{pi = 1, lbs = 512, size_mib = 256}]`` in scenario.toml).
+    dom0 finds the i-th one by its serial, ``dix<i>``."""
+
+    serial: str
+    pi: int = 1
+    lbs: int = 512
+    size_mib: int = NVME_DISK_MIB
+
+    @classmethod
+    def parse(cls, index: int, entry: dict[str, Any]) -> "NvmeSpec":
+        unknown = set(entry) - {"pi", "lbs", "size_mib"}
+        if unknown:
+            raise ValueError(f"nvme[{index}]: unknown keys {sorted(unknown)}")
+        spec = cls(f"dix{index}", int(entry.get("pi", 1)), int(entry.get("lbs", 512)),
+                   int(entry.get("size_mib", NVME_DISK_MIB)))
+        if spec.pi not in (0, 1, 2, 3) or spec.lbs not in (512, 4096) or spec.size_mib < 16:
+            raise ValueError(f"nvme[{index}]: pi 0-3, lbs 512 or 4096, size_mib >= 16: {entry}")
+        return spec
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,7 @@ class Scenario:
     backend: str
     udev: bool
     description: str
+    nvme: tuple[NvmeSpec, ...] = field(default_factory=tuple)
 
     @classmethod
     def load(cls, name: str) -> "Scenario":
@@ -43,7 +68,8 @@ class Scenario:
         meta = tomllib.loads(meta_file.read_text())
         return cls(name, directory, int(meta.get("timeout", 300)),
                    str(meta.get("backend", "patched")), bool(meta.get("udev", False)),
-                   str(meta.get("description", "")).strip())
+                   str(meta.get("description", "")).strip(),
+                   tuple(NvmeSpec.parse(i, e) for i, e in enumerate(meta.get("nvme", []))))
 
     def domu_scripts(self) -> list[Path]:
         return sorted(self.directory.glob("domu-*.sh"))
@@ -106,6 +132,8 @@ def job_description(scenario: Scenario, series: str, abi: str,
         "timeout": scenario.timeout,
         "backend": scenario.backend,
         "udev": scenario.udev,
+        "nvme": [{"serial": n.serial, "pi": n.pi, "lbs": n.lbs, "size_mib": n.size_mib}
+                 for n in scenario.nvme],
         "srcversion": {f: {"xen-blkback": modinfo(b.blkback, "srcversion"),
                            "xen-blkfront": modinfo(b.blkfront, "srcversion")}
                        for f, b in builds.items()},

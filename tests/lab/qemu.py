@@ -39,6 +39,55 @@ class Drive:
     snapshot: bool = True
 
 
+@dataclass(frozen=True)
+class NvmeDisk:
+    """An emulated NVMe controller with one namespace that stores 8 bytes
+    of T10 PI per logical block in a separate metadata buffer (``mset=0``,
+    the layout Linux's DIX path uses).  dom0 finds it by ``serial``
+    (/sys/block/nvme*n1/device/serial); ``pi`` is the PI type (1, 2 or
+    3), ``lbs`` the logical (and physical) block size."""
+
+    path: Path
+    serial: str
+    pi: int = 1
+    lbs: int = 512
+
+    def __post_init__(self) -> None:
+        if self.pi not in (0, 1, 2, 3):
+            raise ValueError(f"NVMe PI type must be 0 to 3, not {self.pi}")
+        if self.lbs not in (512, 4096):
+            raise ValueError(f"NVMe logical block size must be 512 or 4096, not {self.lbs}")
+
+    @staticmethod
+    def image(path: Path, size_mib: int, lbs: int, ms: int = 8) -> Path:
+        """A blank namespace image for QEMU's nvme-ns with ``ms`` bytes of
+        separate metadata per block: QEMU lays it out as every block's data
+        (``size_mib``, sparse) followed by every block's metadata.  The
+        metadata is all 0xff, the PI escape (application tag 0xffff,
+        reference tag 0xffffffff), which neither the device nor Linux
+        checks: as on a freshly formatted disk, a block never written reads
+        back without a PI error, and every block written gets real PI."""
+        blocks = size_mib * 1024 * 1024 // lbs
+        path.unlink(missing_ok=True)
+        with open(path, "wb") as f:
+            f.truncate(blocks * (lbs + ms))
+            f.seek(blocks * lbs)
+            chunk = b"\xff" * (1 << 20)
+            left = blocks * ms
+            while left:
+                left -= f.write(chunk[:min(left, len(chunk))])
+        return path
+
+    def argv(self, index: int) -> list[str]:
+        drive, ctrl = f"nvm{index}", f"nvme{index}"
+        ns = f"nvme-ns,drive={drive},bus={ctrl},nsid=1,ms=8,mset=0,pi={self.pi},pil=0"
+        if self.lbs != 512:
+            ns += f",logical_block_size={self.lbs},physical_block_size={self.lbs}"
+        return ["-drive", f"file={self.path},if=none,id={drive},format=raw",
+                "-device", f"nvme,serial={self.serial},id={ctrl}",
+                "-device", ns]
+
+
 @dataclass
 class Machine:
     xen: Path
@@ -50,6 +99,7 @@ class Machine:
     xen_args: str = XEN_ARGS
     memory_mib: int = MEMORY_MIB
     cpus: int = 2
+    nvme: list[NvmeDisk] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -69,6 +119,8 @@ class Machine:
             snap = ",snapshot=on" if d.snapshot else ""
             argv += ["-drive", f"file={d.path},format=raw,if=none,id=d{i}{snap}",
                      "-device", f"ide-hd,drive=d{i},bus=ide.{i // 2},unit={i % 2},model={d.model}"]
+        for i, n in enumerate(self.nvme):
+            argv += n.argv(i)
         return argv + self.extra
 
 

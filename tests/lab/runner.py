@@ -77,13 +77,20 @@ def run(name: str, series: str = "6.1", artifacts: Path | None = None,
     out.mkdir(parents=True)
     job = make_job(out, scenario, series, ready["abi"], ready["builds"], REPO, patch_dir)
     result_disk = blank_disk(out / "result.img")
+    # NVMe namespaces with PI: raw images (sparse data, blank PI), new at every boot.
+    nvme = [qemu.NvmeDisk(qemu.NvmeDisk.image(out / f"nvme-{n.serial}.img", n.size_mib, n.lbs),
+                          n.serial, n.pi, n.lbs) for n in scenario.nvme]
     machine = qemu.Machine(
         xen=ready["xen"], kernel=ready["kernel"], initrd=ready["initrd"],
         drives=[qemu.Drive(ready["rootfs"], "LABROOT"), qemu.Drive(job, "LABJOB"),
                 qemu.Drive(result_disk, "LABOUT", snapshot=False)],
-        serial_log=out / "serial.log")
+        serial_log=out / "serial.log", nvme=nvme)
     # The machine's bound: the scenario's own, plus boot and shutdown.
-    seconds = qemu.run(machine, timeout=scenario.timeout + 180)
+    try:
+        seconds = qemu.run(machine, timeout=scenario.timeout + 180)
+    finally:
+        for n in nvme:
+            n.path.unlink(missing_ok=True)
     results = out / "results"
     read_results(result_disk, results)
     result_disk.unlink()

@@ -93,3 +93,41 @@ def test_qemu_failing_is_an_error_with_its_output(tmp_path, monkeypatch):
     fake_qemu(tmp_path, monkeypatch, 'echo "qemu: could not load kernel" >&2; exit 1')
     with pytest.raises(qemu.LabError, match="could not load kernel"):
         qemu.run(machine(tmp_path), timeout=30)
+
+
+def test_an_nvme_namespace_with_pi_keeps_its_metadata_in_a_separate_buffer(tmp_path):
+    m = machine(tmp_path)
+    m.nvme = [qemu.NvmeDisk(tmp_path / "n0.img", "dix0", pi=1, lbs=512),
+              qemu.NvmeDisk(tmp_path / "n1.img", "dix1", pi=3, lbs=4096)]
+    argv = m.argv()
+    assert argv[argv.index(f"file={tmp_path / 'n0.img'},if=none,id=nvm0,format=raw") + 1:][:4] == [
+        "-device", "nvme,serial=dix0,id=nvme0",
+        "-device", "nvme-ns,drive=nvm0,bus=nvme0,nsid=1,ms=8,mset=0,pi=1,pil=0"]
+    assert "nvme,serial=dix1,id=nvme1" in argv
+    assert ("nvme-ns,drive=nvm1,bus=nvme1,nsid=1,ms=8,mset=0,pi=3,pil=0,"
+            "logical_block_size=4096,physical_block_size=4096") in argv
+    # The NVMe disks are not IDE disks: the four-disk limit does not count them.
+    assert sum(a.startswith("ide-hd") for a in argv) == 2
+
+
+def test_a_machine_without_nvme_has_no_nvme_device(tmp_path):
+    assert not any(a.startswith(("nvme", "nvme-ns")) for a in machine(tmp_path).argv())
+
+
+@pytest.mark.parametrize("pi, lbs", [(4, 512), (1, 520), (1, 1024)])
+def test_an_nvme_disk_qemu_or_linux_cannot_protect_is_refused(tmp_path, pi, lbs):
+    with pytest.raises(ValueError):
+        qemu.NvmeDisk(tmp_path / "n.img", "dix0", pi=pi, lbs=lbs)
+
+
+@pytest.mark.parametrize("lbs", [512, 4096])
+def test_an_nvme_image_holds_the_data_then_ff_metadata_for_every_block(tmp_path, lbs):
+    img = qemu.NvmeDisk.image(tmp_path / "n.img", 16, lbs)
+    blocks = 16 * 1024 * 1024 // lbs
+    assert img.stat().st_size == blocks * (lbs + 8)
+    with open(img, "rb") as f:
+        assert f.read(4096) == bytes(4096)
+        f.seek(blocks * lbs - 8)
+        assert f.read(16) == bytes(8) + b"\xff" * 8
+        f.seek(blocks * lbs)
+        assert set(f.read()) == {0xFF}
