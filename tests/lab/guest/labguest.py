@@ -27,9 +27,10 @@ def job() -> dict[str, Any]:
     return json.loads((LAB / "job.json").read_text())
 
 
-def sh(*argv: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+def sh(*argv: str, timeout: float = 60, check: bool = True,
+       input_: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command with a time bound; its output is captured."""
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input_)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
     return proc
@@ -126,9 +127,112 @@ def remove_scsi_debug() -> None:
         sh("rmmod", "scsi_debug", check=False)
 
 
+def scsi_debug_inject(opts: int, every_nth: int) -> None:
+    """Set scsi_debug's error injection at run time: ``opts`` 0x20
+    (SDEBUG_OPT_DIF_ERR) with ``every_nth`` 1 makes every READ or WRITE
+    that follows fail with ABORTED COMMAND, "logical block guard check
+    failed" (asc 0x10/1), the disk's own PI error.  ``(0, 0)`` stops it."""
+    base = Path("/sys/bus/pseudo/drivers/scsi_debug")
+    # every_nth first when arming, opts first when disarming: never a
+    # window in which a stale setting injects.
+    if opts:
+        (base / "every_nth").write_text(f"{every_nth}\n")
+        (base / "opts").write_text(f"{opts:#x}\n")
+    else:
+        (base / "opts").write_text("0\n")
+        (base / "every_nth").write_text(f"{every_nth}\n")
+
+
+def nvme(serial: str, timeout: float = 60) -> str:
+    """The /dev path of the NVMe namespace whose controller has
+    ``serial`` (QEMU's ``-device nvme,serial=...``; see the scenario's
+    ``nvme`` key).  Loads the nvme driver first if it is not loaded."""
+    if not Path("/sys/module/nvme").exists():
+        sh("modprobe", "nvme", timeout=60)
+    found: list[str] = []
+
+    def disk() -> bool:
+        for blk in sorted(Path("/sys/block").glob("nvme*n*")):
+            if (read(blk / "device" / "serial") == serial
+                    and Path("/dev", blk.name).exists() and int(read(blk / "size", "0") or 0) > 0):
+                found.append(f"/dev/{blk.name}")
+                return True
+        return False
+
+    if not wait_until(disk, timeout, interval=0.5):
+        seen = {b.name: read(b / "device" / "serial") for b in Path("/sys/block").glob("nvme*")}
+        raise RuntimeError(f"no NVMe namespace with serial {serial!r} within {timeout:.0f}s "
+                           f"(seen: {seen})")
+    return found[0]
+
+
+QUEUE_LIMITS = ("max_integrity_segments", "max_sectors_kb", "max_hw_sectors_kb", "max_segments",
+                "max_segment_size", "logical_block_size", "physical_block_size")
+
+
+def queue_limits(dev: str) -> dict[str, int | str]:
+    """A disk's request queue limits that matter to PI (from sysfs; a
+    partition reports its disk's)."""
+    name = Path(os.path.realpath(dev)).name
+    block = Path("/sys/class/block") / name
+    if (block / "partition").exists():
+        block = block.resolve().parent
+    out: dict[str, int | str] = {}
+    for f in QUEUE_LIMITS:
+        v = read(block / "queue" / f, "none")
+        out[f] = int(v) if v.isdigit() else v
+    return out
+
+
+def partition(dev: str, start_mib: int, size_mib: int) -> str:
+    """Give ``dev`` an MBR with one partition at [start_mib, +size_mib)
+    (sfdisk), and return the partition's /dev path."""
+    # Sizes in bytes: sfdisk counts sectors in the disk's logical block size.
+    sh("sfdisk", "--no-reread", "--no-tell-kernel", "-q", "-w", "always", "-W", "always", dev,
+       input_=f"label: dos\nstart={start_mib}MiB, size={size_mib}MiB, type=83\n")
+    sh("blockdev", "--rereadpt", dev)
+    name = Path(dev).name
+    part = f"/dev/{name}p1" if name[-1].isdigit() else f"{dev}1"
+    if not wait_until(lambda: Path(part).exists(), 20):
+        raise RuntimeError(f"{part} did not appear after re-reading {dev}'s partition table")
+    return part
+
+
+def partition_start_sectors(part: str) -> int:
+    """Where a partition starts on its disk, in 512-byte sectors."""
+    return int(read(Path("/sys/class/block") / Path(part).name / "start", "-1"))
+
+
+def dm_linear(name: str, dev: str, offset_mib: int, size_mib: int) -> str:
+    """A device-mapper linear volume over [offset_mib, +size_mib) of
+    ``dev`` (dmsetup); return its /dev/dm-N path."""
+    table = f"0 {size_mib * 2048} linear {dev} {offset_mib * 2048}"
+    sh("dmsetup", "create", name, "--noudevsync", "--table", table, timeout=60)
+    found: list[str] = []
+
+    def node() -> bool:
+        for d in Path("/sys/block").glob("dm-*"):
+            if read(d / "dm" / "name") == name and Path("/dev", d.name).exists():
+                found.append(f"/dev/{d.name}")
+                return True
+        return False
+
+    if not wait_until(node, 20):
+        raise RuntimeError(f"device-mapper volume {name} has no /dev/dm-N node")
+    return found[0]
+
+
+def dm_remove(name: str) -> None:
+    sh("dmsetup", "remove", "--noudevsync", name, check=False, timeout=60)
+
+
 def integrity(dev: str) -> dict[str, str]:
-    """A block device's integrity profile as sysfs shows it."""
-    base = Path("/sys/block") / Path(dev).name / "integrity"
+    """A block device's integrity profile as sysfs shows it (a
+    partition's is its disk's)."""
+    block = Path("/sys/class/block") / Path(os.path.realpath(dev)).name
+    if (block / "partition").exists():
+        block = block.resolve().parent
+    base = block / "integrity"
     return {f: read(base / f, "none") for f in
             ("format", "protection_interval_bytes", "tag_size", "device_is_integrity_capable")}
 
@@ -188,13 +292,26 @@ def parse_console(text: str, run: DomuRun) -> None:
                 run.exit_status = -1
 
 
-def domu_config(name: str, disks: list[str], script: str, frontend: str, memory: int) -> Path:
+def front_params_arg(params: dict[str, Any] | None) -> str:
+    """The domU kernel argument that hands xen-blkfront its module
+    parameters (domu-init passes them to insmod): ``lab.frontparams=a=1,b=2``."""
+    if not params:
+        return ""
+    for k, v in params.items():
+        if not re.fullmatch(r"[A-Za-z0-9_]+", k) or not re.fullmatch(r"[A-Za-z0-9_]+", str(v)):
+            raise ValueError(f"unsafe blkfront parameter {k}={v}")
+    return " lab.frontparams=" + ",".join(f"{k}={v}" for k, v in params.items())
+
+
+def domu_config(name: str, disks: list[str], script: str, frontend: str, memory: int,
+                front_params: dict[str, Any] | None = None) -> Path:
     cfg = Path("/run") / f"{name}.cfg"
     disk_list = ", ".join(json.dumps(d) for d in disks)
     cfg.write_text(
         f'name = "{name}"\ntype = "pv"\n'
         f'kernel = "{LAB}/domu/vmlinuz"\nramdisk = "{LAB}/domu/initrd.gz"\n'
-        f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}"\n'
+        f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}'
+        f'{front_params_arg(front_params)}"\n'
         f"memory = {memory}\nvcpus = 1\nvif = []\ndisk = [ {disk_list} ]\n"
         'on_poweroff = "destroy"\non_reboot = "destroy"\non_crash = "destroy"\n')
     return cfg
@@ -206,11 +323,11 @@ class Domu:
     off and returns what it did."""
 
     def __init__(self, name: str, disks: list[str], script: str, frontend: str = "patched",
-                 memory: int = 256) -> None:
+                 memory: int = 256, front_params: dict[str, Any] | None = None) -> None:
         self.run = DomuRun(name)
         self.name = name
         self.log = CONSOLE_LOGS / f"guest-{name}.log"
-        self.cfg = domu_config(name, disks, script, frontend, memory)
+        self.cfg = domu_config(name, disks, script, frontend, memory, front_params)
         self.started = 0.0
 
     def start(self, paused: bool = False) -> bool:
@@ -277,11 +394,12 @@ class Domu:
 
 
 def run_domu(name: str, disks: list[str], script: str, frontend: str = "patched",
-             memory: int = 256, timeout: float = 240) -> DomuRun:
+             memory: int = 256, timeout: float = 240,
+             front_params: dict[str, Any] | None = None) -> DomuRun:
     """Create a PV domU that runs ``script`` against ``disks`` and wait,
     bounded, until it powers off.  A domU that does not finish in time is
     destroyed and reported as timed out."""
-    domu = Domu(name, disks, script, frontend, memory)
+    domu = Domu(name, disks, script, frontend, memory, front_params)
     domu.start()
     return domu.finish(timeout)
 
@@ -337,6 +455,18 @@ def disk_pi_rejections() -> int:
     log = sh("dmesg", timeout=20).stdout
     return len(re.findall(r"Add\. Sense: Logical block (?:guard|reference tag|application tag) "
                           r"check failed", log))
+
+
+NVME_PI_STATUS = re.compile(r"\bnvme\d+n\d+: .*\(sct 0x2 / sc 0x8[234]\)")
+
+
+def nvme_pi_rejections() -> int:
+    """How many commands dom0's NVMe disks failed with a PI status: the
+    end-to-end guard (sc 0x82), application tag (0x83) or reference tag
+    (0x84) check error, as the nvme driver logs them (ratelimited: ten
+    in five seconds)."""
+    return sum(1 for line in sh("dmesg", timeout=20).stdout.splitlines()
+               if NVME_PI_STATUS.search(line))
 
 
 DEBUGFS = Path("/sys/kernel/debug")

@@ -2,8 +2,8 @@
 /*
  * labio: direct I/O with a checkable pattern, for the xen-dix lab guests.
  *
- *   labio write  DEV OFFSET SIZE BS SEED
- *   labio verify DEV OFFSET SIZE BS SEED
+ *   labio write  DEV OFFSET SIZE BS SEED [DEPTH]
+ *   labio verify DEV OFFSET SIZE BS SEED [DEPTH]
  *
  * write fills [OFFSET, OFFSET+SIZE) with a pattern derived from SEED and
  * the absolute byte offset, in BS-sized O_DIRECT writes, then fsyncs.
@@ -12,14 +12,22 @@
  * I/O succeeded (and, for verify, the data matched), 1 otherwise.  The
  * record names the errno of a failed I/O (EILSEQ for a protection error)
  * and where it happened.
+ *
+ * With DEPTH > 1 the I/Os go through Linux native AIO (io_submit), DEPTH
+ * of them in flight at a time, and the record's max_inflight is the
+ * largest number of requests the block layer showed in flight for DEV
+ * (/sys/block/NAME/inflight, sampled after each submission and
+ * completion; -1 when DEV has no such file).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static uint64_t pattern_word(uint64_t seed, uint64_t offset)
@@ -53,6 +61,10 @@ static const char *errno_name(int e)
 	}
 }
 
+static unsigned int depth = 1;
+static long long max_inflight = -1;
+static int inflight_fd = -1;
+
 static int report(const char *op, const char *dev, unsigned long long off,
 		  unsigned long long size, unsigned long long bs,
 		  unsigned long long ios, int err, long long bad_at,
@@ -63,10 +75,159 @@ static int report(const char *op, const char *dev, unsigned long long off,
 	printf("{\"record\": \"io\", \"op\": \"%s\", \"dev\": \"%s\", "
 	       "\"offset\": %llu, \"size\": %llu, \"bs\": %llu, \"ios\": %llu, "
 	       "\"ok\": %s, \"errno\": %d, \"error\": \"%s\", "
-	       "\"failed_at\": %lld, \"mismatch_at\": %lld}\n",
+	       "\"failed_at\": %lld, \"mismatch_at\": %lld, "
+	       "\"depth\": %u, \"max_inflight\": %lld}\n",
 	       op, dev, off, size, bs, ios, ok ? "true" : "false", err,
-	       errno_name(err), bad_at, mismatch_at);
+	       errno_name(err), bad_at, mismatch_at, depth, max_inflight);
 	return ok ? 0 : 1;
+}
+
+/* /sys/block/NAME/inflight of DEV, opened once; -1 if there is none. */
+static void open_inflight(const char *dev)
+{
+	const char *name = strrchr(dev, '/');
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/inflight", name ? name + 1 : dev);
+	inflight_fd = open(path, O_RDONLY);
+	if (inflight_fd >= 0)
+		max_inflight = 0;
+}
+
+static void sample_inflight(void)
+{
+	char text[64];
+	long long rd, wr;
+	ssize_t n;
+
+	if (inflight_fd < 0)
+		return;
+	n = pread(inflight_fd, text, sizeof(text) - 1, 0);
+	if (n <= 0)
+		return;
+	text[n] = 0;
+	if (sscanf(text, "%lld %lld", &rd, &wr) == 2 && rd + wr > max_inflight)
+		max_inflight = rd + wr;
+}
+
+/* First mismatching byte offset of buf against the pattern, or -1. */
+static long long compare(const uint64_t *buf, uint64_t *want, size_t bs,
+			 uint64_t seed, uint64_t at)
+{
+	fill(want, bs, seed, at);
+	for (size_t i = 0; i < bs / 8; i++)
+		if (buf[i] != want[i])
+			return at + i * 8;
+	return -1;
+}
+
+/*
+ * The AIO path: keep up to depth BS-sized I/Os in flight until the range
+ * is done or one fails; then drain what is in flight and report the
+ * first failure (or the lowest mismatch).
+ */
+static int run_aio(const char *op, const char *dev, int fd, int write_mode,
+		   unsigned long long off, unsigned long long size,
+		   unsigned long long bs, uint64_t seed)
+{
+	aio_context_t ctx = 0;
+	struct iocb *cbs = calloc(depth, sizeof(*cbs));
+	struct iocb **batch = calloc(depth, sizeof(*batch));
+	struct io_event *events = calloc(depth, sizeof(*events));
+	uint64_t **bufs = calloc(depth, sizeof(*bufs));
+	unsigned int *idle = calloc(depth, sizeof(*idle));
+	unsigned long long next = 0, ios = 0;
+	unsigned int nidle = depth, busy = 0;
+	long long failed_at = -1, mismatch_at = -1;
+	uint64_t *want;
+	int err = 0;
+
+	if (!cbs || !batch || !events || !bufs || !idle ||
+	    posix_memalign((void **)&want, 4096, bs))
+		return 2;
+	for (unsigned int i = 0; i < depth; i++) {
+		if (posix_memalign((void **)&bufs[i], 4096, bs))
+			return 2;
+		idle[i] = i;
+	}
+	if (syscall(SYS_io_setup, depth, &ctx))
+		return report(op, dev, off, size, bs, 0, errno, -1, -1);
+
+	while (busy || (next < size && !err)) {
+		unsigned int n = 0;
+		long got;
+
+		while (!err && next < size && nidle) {
+			unsigned int slot = idle[--nidle];
+			struct iocb *cb = &cbs[slot];
+
+			memset(cb, 0, sizeof(*cb));
+			cb->aio_data = slot;
+			cb->aio_fildes = fd;
+			cb->aio_lio_opcode = write_mode ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+			cb->aio_buf = (uint64_t)(uintptr_t)bufs[slot];
+			cb->aio_nbytes = bs;
+			cb->aio_offset = off + next;
+			if (write_mode)
+				fill(bufs[slot], bs, seed, off + next);
+			batch[n++] = cb;
+			next += bs;
+		}
+		if (n) {
+			long done = syscall(SYS_io_submit, ctx, (long)n, batch);
+
+			if (done < 0) {
+				err = errno;
+				done = 0;
+			}
+			if (done < (long)n) {
+				/* the rest was never submitted */
+				if (!err)
+					err = EIO;
+				if (failed_at < 0)
+					failed_at = batch[done]->aio_offset;
+				for (unsigned int i = done; i < n; i++)
+					idle[nidle++] = batch[i]->aio_data;
+			}
+			busy += done;
+			sample_inflight();
+		}
+		if (!busy)
+			break;
+		got = syscall(SYS_io_getevents, ctx, 1L, (long)depth, events, NULL);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		sample_inflight();
+		for (long i = 0; i < got; i++) {
+			unsigned int slot = events[i].data;
+			unsigned long long at = cbs[slot].aio_offset;
+
+			busy--;
+			idle[nidle++] = slot;
+			if (events[i].res != (long long)bs) {
+				if (!err)
+					err = events[i].res < 0 ? (int)-events[i].res : EIO;
+				if (failed_at < 0 || (long long)at < failed_at)
+					failed_at = at;
+				continue;
+			}
+			ios++;
+			if (!write_mode) {
+				long long bad = compare(bufs[slot], want, bs, seed, at);
+
+				if (bad >= 0 && (mismatch_at < 0 || bad < mismatch_at))
+					mismatch_at = bad;
+			}
+		}
+	}
+	syscall(SYS_io_destroy, ctx);
+	if (!err && write_mode && fsync(fd))
+		return report(op, dev, off, size, bs, ios, errno, off + size, -1);
+	return report(op, dev, off, size, bs, ios, err, failed_at, mismatch_at);
 }
 
 int main(int argc, char **argv)
@@ -75,8 +236,14 @@ int main(int argc, char **argv)
 	uint64_t *buf, *want;
 	int write_mode, fd;
 
-	if (argc != 7 || (strcmp(argv[1], "write") && strcmp(argv[1], "verify"))) {
-		fprintf(stderr, "usage: labio write|verify DEV OFFSET SIZE BS SEED\n");
+	if (argc < 7 || argc > 8 || (strcmp(argv[1], "write") && strcmp(argv[1], "verify"))) {
+		fprintf(stderr, "usage: labio write|verify DEV OFFSET SIZE BS SEED [DEPTH]\n");
+		return 2;
+	}
+	if (argc == 8)
+		depth = strtoul(argv[7], NULL, 0);
+	if (!depth || depth > 1024) {
+		fprintf(stderr, "labio: DEPTH must be 1 to 1024\n");
 		return 2;
 	}
 	write_mode = !strcmp(argv[1], "write");
@@ -95,6 +262,10 @@ int main(int argc, char **argv)
 	fd = open(argv[2], (write_mode ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (fd < 0)
 		return report(argv[1], argv[2], off, size, bs, 0, errno, -1, -1);
+	if (depth > 1) {
+		open_inflight(argv[2]);
+		return run_aio(argv[1], argv[2], fd, write_mode, off, size, bs, seed);
+	}
 
 	for (done = 0; done < size; done += bs, ios++) {
 		ssize_t n;
@@ -109,11 +280,11 @@ int main(int argc, char **argv)
 			return report(argv[1], argv[2], off, size, bs, ios,
 				      n < 0 ? errno : EIO, off + done, -1);
 		if (!write_mode) {
-			fill(want, bs, seed, off + done);
-			for (size_t i = 0; i < bs / 8; i++)
-				if (buf[i] != want[i])
-					return report(argv[1], argv[2], off, size, bs,
-						      ios + 1, 0, -1, off + done + i * 8);
+			long long bad = compare(buf, want, bs, seed, off + done);
+
+			if (bad >= 0)
+				return report(argv[1], argv[2], off, size, bs,
+					      ios + 1, 0, -1, bad);
 		}
 	}
 	if (write_mode && fsync(fd))

@@ -112,3 +112,55 @@ def test_labio_refuses_unaligned_sizes(labio, tmp_path):
     proc = subprocess.run([str(labio), "write", str(tmp_path / "d"), "0", "1000", "1000", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "multiples of 512" in proc.stderr
+
+
+@pytest.mark.parametrize("bs, depth", [(65536, 24), (4096, 1), (1048576, 4)])
+def test_labio_keeps_depth_ios_in_flight_with_aio_and_still_verifies(labio, tmp_path, bs, depth):
+    dev = tmp_path / "disk"
+    dev.write_bytes(bytes(4 << 20))
+    rc, rec = io(labio, "write", str(dev), "0", str(4 << 20), str(bs), "9", str(depth))
+    assert rc == 0 and rec["ok"] and rec["ios"] == (4 << 20) // bs and rec["depth"] == depth
+    rc, rec = io(labio, "verify", str(dev), "0", str(4 << 20), str(bs), "9", str(depth))
+    assert rc == 0 and rec["ok"] and rec["ios"] == (4 << 20) // bs
+    # A regular file has no /sys/block/NAME/inflight to sample.
+    assert rec["max_inflight"] == -1
+
+
+def test_labio_aio_reports_the_lowest_mismatch(labio, tmp_path):
+    dev = tmp_path / "disk"
+    dev.write_bytes(bytes(1 << 20))
+    io(labio, "write", str(dev), "0", "1048576", "65536", "3", "8")
+    data = bytearray(dev.read_bytes())
+    data[700000] ^= 1
+    data[300000] ^= 1
+    dev.write_bytes(bytes(data))
+    rc, rec = io(labio, "verify", str(dev), "0", "1048576", "65536", "3", "16")
+    assert rc == 1 and rec["mismatch_at"] == 300000 // 8 * 8
+
+
+def test_labio_refuses_a_zero_depth(labio, tmp_path):
+    proc = subprocess.run([str(labio), "write", str(tmp_path / "d"), "0", "4096", "4096", "1", "0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "DEPTH" in proc.stderr
+
+
+def test_blkfront_parameters_reach_the_domu_kernel_command_line(labguest):
+    assert labguest.front_params_arg(None) == ""
+    assert labguest.front_params_arg({"max_indirect_segments": 256, "max_ring_page_order": 1}) == \
+        " lab.frontparams=max_indirect_segments=256,max_ring_page_order=1"
+    with pytest.raises(ValueError):
+        labguest.front_params_arg({"a": "1 lab.script=evil"})
+
+
+def test_domu_init_hands_the_parameters_to_xen_blkfront_only(tmp_path):
+    # domu-init's own parsing, run on a fake /proc/cmdline.
+    init = (GUEST / "domu-init").read_text()
+    parse = init[init.index("arg() {"):init.index("script=$(arg script)")]
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("console=hvc0 lab.script=x.sh lab.front=patched "
+                       "lab.frontparams=max_indirect_segments=256,max_ring_page_order=1\n")
+    out = subprocess.run(["sh", "-c", parse.replace("/proc/cmdline", str(cmdline))
+                          + "arg front; arg frontparams | tr ',' ' '"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["patched", "max_indirect_segments=256 max_ring_page_order=1"]
+    assert '*/xen-blkfront.ko) set -- $params' in init
