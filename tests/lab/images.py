@@ -21,8 +21,8 @@ from .cache import cache_root, key
 HERE = Path(__file__).resolve().parent
 
 # What dom0 runs: the Xen toolstack, the control plane's dependencies and
-# udev.  python3-bpfcc and linux-headers come with the probes issue; the
-# image keeps ROOM_MIB free for them.
+# udev, sfdisk and dmsetup.  python3-bpfcc and linux-headers come with the
+# probes issue; the image keeps ROOM_MIB free for them.
 DOM0_PACKAGES = (
     "xen-utils-4.17",
     "xenstore-utils",
@@ -36,6 +36,8 @@ DOM0_PACKAGES = (
     "procps",
     "iproute2",
     "busybox",
+    "fdisk",     # sfdisk: a partition as a vbd backing (scenario nvme)
+    "dmsetup",   # a device-mapper linear volume as a vbd backing (scenario nvme)
 )
 ROOM_MIB = 1536
 
