@@ -3,7 +3,9 @@ the real script against the installed linux-source and headers."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,10 +14,46 @@ import pytest
 from tests.lab import kmod
 
 KBUILD = kmod.REPO / "kmod" / "xendix-kbuild"
+def needs_source(series: str) -> pytest.MarkDecorator:
+    """Skip, saying why, where Debian's linux-source-<series> is not installed."""
+    tarball = Path(f"/usr/src/linux-source-{series}.tar.xz")
+    return pytest.mark.skipif(not tarball.exists(),
+                              reason=f"{tarball} is missing: apt-get install linux-source-{series}")
 
 
-def kbuild(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(KBUILD), *args], capture_output=True, text=True)
+needs_dkms = pytest.mark.skipif(shutil.which("dkms", path=os.environ.get("PATH", "") + ":/usr/sbin")
+                                is None, reason="dkms is not installed")
+
+
+def kbuild(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(KBUILD), *args], capture_output=True, text=True, **kw)
+
+
+# git format-patch style, like patches/<series>: "diff --git" paths are
+# relative to the top of a work tree, which is what git apply skipped.
+SMALL_PATCH = (
+    "Subject: [PATCH] two files\n\n---\n"
+    "diff --git a/drivers/block/xen-blkfront.c b/drivers/block/xen-blkfront.c\n"
+    "--- a/drivers/block/xen-blkfront.c\n+++ b/drivers/block/xen-blkfront.c\n"
+    "@@ -1,3 +1,4 @@\n+/* xen-dix was here */\n {first}\n {second}\n {third}\n"
+    "diff --git a/include/xen/interface/io/blkif.h b/include/xen/interface/io/blkif.h\n"
+    "--- a/include/xen/interface/io/blkif.h\n+++ b/include/xen/interface/io/blkif.h\n"
+    "@@ -1,3 +1,4 @@\n+/* xen-dix was here */\n {h1}\n {h2}\n {h3}\n")
+
+
+def small_series(folder: Path, series: str = "6.1") -> Path:
+    """A one-patch series that adds a comment to the top of blkfront and blkif.h."""
+    pristine = folder / "pristine"
+    kbuild("--series", series, "--no-patches", "--build-dir", str(pristine), "--extract-only",
+           check=True)
+    front = (pristine / "drivers/block/xen-blkfront.c").read_text().splitlines()[:3]
+    blkif = (pristine / "include/xen/interface/io/blkif.h").read_text().splitlines()[:3]
+    patches = folder / "patches"
+    patches.mkdir()
+    (patches / "0001-two-files.patch").write_text(
+        SMALL_PATCH.format(first=front[0], second=front[1], third=front[2],
+                           h1=blkif[0], h2=blkif[1], h3=blkif[2]))
+    return patches
 
 
 def test_the_abi_is_resolved_from_the_metapackages_not_hard_coded():
@@ -32,6 +70,7 @@ def test_an_unknown_series_is_refused_in_one_line():
     assert proc.stderr.strip() == "xendix-kbuild: unknown kernel series '6.3' (known: 6.1, 6.12)"
 
 
+@needs_source("6.1")
 def test_an_empty_series_builds_both_modules_from_debian_sources(tmp_path):
     empty = tmp_path / "patches"
     empty.mkdir()
@@ -46,6 +85,7 @@ def test_an_empty_series_builds_both_modules_from_debian_sources(tmp_path):
                      "drivers/block/xen-blkfront.c"]
 
 
+@needs_source("6.1")
 def test_a_patch_that_does_not_apply_stops_the_build_with_its_name(tmp_path):
     series = tmp_path / "patches"
     series.mkdir()
@@ -77,6 +117,8 @@ def test_the_patch_series_applies_with_git_am(tmp_path, series):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@needs_source("6.1")
+@needs_dkms
 def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
     """dkms.conf drives the same build for a kernel DKMS names."""
     abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
@@ -127,3 +169,45 @@ def test_the_series_has_a_cover_letter(series):
     cover = (patches / "0000-cover-letter.patch").read_text()
     assert re.search(r"^Subject: \[PATCH 0+/\d+\] \S", cover, re.M) and "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
+
+
+@needs_source("6.1")
+def test_a_build_folder_inside_a_git_work_tree_gets_every_file_of_every_patch(tmp_path):
+    """git apply in a subfolder of a work tree skips paths outside it: not ours."""
+    patches = small_series(tmp_path)
+    repo = tmp_path / "checkout"
+    (repo / "build").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    out = repo / "build" / "6.1" / "abi"
+    proc = kbuild("--series", "6.1", "--patch-dir", str(patches), "--build-dir", str(out),
+                  "--extract-only", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    for f in ("drivers/block/xen-blkfront.c", "include/xen/interface/io/blkif.h"):
+        assert (out / f).read_text().startswith("/* xen-dix was here */\n"), f
+
+
+@needs_source("6.1")
+def test_a_patch_that_git_apply_reports_applied_but_did_not_apply_stops_the_build(tmp_path):
+    """Never trust a silent apply: a git that says yes and writes nothing."""
+    patches = small_series(tmp_path)
+    real = shutil.which("git")
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n"
+                    'case " $* " in *" --numstat "*) exec %s "$@" ;; esac\n'
+                    "exit 0\n" % real)
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    proc = kbuild("--series", "6.1", "--patch-dir", str(patches), "--build-dir",
+                  str(tmp_path / "b"), "--extract-only", env=env)
+    assert proc.returncode != 0
+    assert ("xendix-kbuild: patch 0001-two-files.patch did not change "
+            "drivers/block/xen-blkfront.c although git apply succeeded") in proc.stderr
+
+
+@needs_source("6.1")
+def test_a_patch_folder_that_does_not_exist_is_refused_not_built_stock(tmp_path):
+    proc = kbuild("--series", "6.1", "--patch-dir", str(tmp_path / "typo"),
+                  "--build-dir", str(tmp_path / "b"))
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == f"xendix-kbuild: patch folder {tmp_path / 'typo'} does not exist"
