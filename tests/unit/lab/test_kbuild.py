@@ -3,6 +3,7 @@ the real script against the installed linux-source and headers."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -14,6 +15,9 @@ import pytest
 from tests.lab import kmod
 
 KBUILD = kmod.REPO / "kmod" / "xendix-kbuild"
+MODINFO = shutil.which("modinfo", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
 def needs_source(series: str) -> pytest.MarkDecorator:
     """Skip, saying why, where Debian's linux-source-<series> is not installed."""
     tarball = Path(f"/usr/src/linux-source-{series}.tar.xz")
@@ -21,12 +25,35 @@ def needs_source(series: str) -> pytest.MarkDecorator:
                               reason=f"{tarball} is missing: apt-get install linux-source-{series}")
 
 
+needs_modinfo = pytest.mark.skipif(MODINFO is None, reason="modinfo (kmod) is not installed")
 needs_dkms = pytest.mark.skipif(shutil.which("dkms", path=os.environ.get("PATH", "") + ":/usr/sbin")
                                 is None, reason="dkms is not installed")
 
 
 def kbuild(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(KBUILD), *args], capture_output=True, text=True, **kw)
+
+
+def series_field(series: str) -> str:
+    """The modinfo field a build of patches/<series> must carry."""
+    patches = kmod.patch_files(series)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in patches)).hexdigest()[:12]
+    return f"series={series} patches={len(patches)} sha256={digest}"
+
+
+def xendix_field(ko: Path) -> str:
+    """`modinfo -F xendix` of a module."""
+    proc = subprocess.run([str(MODINFO), "-F", "xendix", str(ko)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def assert_carries_the_series(directory: Path, series: str) -> None:
+    """Both modules name patches/<series> and its hash; blkback has the DIX code."""
+    assert len(kmod.patch_files(series)) == 10
+    for m in kmod.MODULES:
+        assert xendix_field(directory / m) == series_field(series), m
+    assert b"feature-data-integrity" in (directory / "xen-blkback.ko").read_bytes()
 
 
 # git format-patch style, like patches/<series>: "diff --git" paths are
@@ -71,18 +98,26 @@ def test_an_unknown_series_is_refused_in_one_line():
 
 
 @needs_source("6.1")
-def test_an_empty_series_builds_both_modules_from_debian_sources(tmp_path):
+@needs_modinfo
+@pytest.mark.parametrize("stock", ["--patch-dir=empty", "--no-patches"])
+def test_a_stock_build_has_both_modules_from_debian_sources_and_says_patches_0(tmp_path, stock):
     empty = tmp_path / "patches"
     empty.mkdir()
-    proc = kbuild("--series", "6.1", "--patch-dir", str(empty), "--build-dir", str(tmp_path / "b"))
+    args = ["--patch-dir", str(empty)] if stock == "--patch-dir=empty" else ["--no-patches"]
+    proc = kbuild("--series", "6.1", *args, "--build-dir", str(tmp_path / "b"))
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip().splitlines()[-1])
     assert (out / "xen-blkfront.ko").exists() and (out / "xen-blkback.ko").exists()
     assert "0 patch(es) applied" in proc.stderr
-    # Only the xen-block files are extracted, never the whole tree.
+    for m in kmod.MODULES:
+        assert xendix_field(out / m) == "series=6.1 patches=0 sha256=none", m
+    assert b"feature-data-integrity" not in (out / "xen-blkback.ko").read_bytes()
+    # Only the xen-block files are extracted, never the whole tree; the
+    # generated files hold nothing but the modinfo field.
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.c") if ".mod" not in p.name)
     assert files == ["drivers/block/xen-blkback/blkback.c", "drivers/block/xen-blkback/xenbus.c",
-                     "drivers/block/xen-blkfront.c"]
+                     "drivers/block/xen-blkfront.c", "xendix-series-xen-blkback.c",
+                     "xendix-series-xen-blkfront.c"]
 
 
 @needs_source("6.1")
@@ -119,7 +154,8 @@ def test_the_patch_series_applies_with_git_am(tmp_path, series):
 
 @needs_source("6.1")
 @needs_dkms
-def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
+@needs_modinfo
+def test_dkms_builds_both_modules_for_an_installed_kernel_and_they_carry_the_series(tmp_path):
     """dkms.conf drives the same build for a kernel DKMS names."""
     abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
     src = tmp_path / "src" / "xen-dix-0.1.0"
@@ -138,6 +174,8 @@ def test_dkms_builds_both_modules_for_an_installed_kernel(tmp_path):
         assert proc.returncode == 0, proc.stdout + proc.stderr
     built = tmp_path / "tree" / "xen-dix" / "0.1.0" / abi / "x86_64" / "module"
     assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]
+    # What DKMS built carries patches/6.1, not Debian's stock drivers.
+    assert_carries_the_series(built, "6.1")
 
 
 @pytest.mark.parametrize("series", ["6.1", "6.12"])
@@ -169,6 +207,21 @@ def test_the_series_has_a_cover_letter(series):
     cover = (patches / "0000-cover-letter.patch").read_text()
     assert re.search(r"^Subject: \[PATCH 0+/\d+\] \S", cover, re.M) and "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
+
+
+@needs_source("6.1")
+@needs_modinfo
+def test_the_readmes_command_in_the_checkout_builds_modules_that_carry_the_series():
+    """`make -C kmod KSERIES=6.1` from the top of the git checkout, build folder
+    build/6.1/<abi>/ inside the work tree: both modules name patches/6.1."""
+    abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
+    proc = subprocess.run(["make", "-C", "kmod", "KSERIES=6.1"], cwd=kmod.REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = kmod.REPO / "build" / "6.1" / abi
+    assert proc.stdout.strip().splitlines()[-2] == str(out)  # before make's "Leaving directory"
+    assert f"10 patch(es) applied ({series_field('6.1')})" in proc.stdout + proc.stderr
+    assert_carries_the_series(out, "6.1")
 
 
 @needs_source("6.1")
