@@ -38,6 +38,10 @@ class TestProfile:
     def test_blkback_advertises_it_in_xenstore_and_blkfront_opts_in(self, dix):
         assert passed(dix, "blkback advertised the profile and the frontend opted in")
 
+    def test_blkfront_confirms_the_profile_it_registered_and_blkback_sees_it(self, dix):
+        assert passed(dix, "the frontend confirmed the profile it registered (its data-integrity-format)")
+        assert passed(dix, "blkback logged that the frontend confirmed the profile")
+
     def test_a_type3_ip_checksum_disk_gives_a_type3_ip_profile(self, dix):
         assert passed(dix, "type3ip: the domU's profile is T10-DIF-TYPE3-IP with a 512-byte interval")
         assert passed(dix, "type3ip: O_DIRECT I/O with PI works")
@@ -87,6 +91,11 @@ class TestCorruption:
 
     def test_both_drivers_count_the_protection_errors(self, dix):
         assert passed(dix, "blkback and blkfront both counted the protection errors")
+
+
+class TestNoSilentGaps:
+    def test_no_request_with_pi_left_without_it(self, dix):
+        assert passed(dix, "no request with PI went without it or was refused (dix_unprotected, dix_refused = 0)")
 
 
 class TestCompatibility:

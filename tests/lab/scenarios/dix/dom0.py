@@ -19,6 +19,7 @@ def profile_nodes(domu: lab.Domu) -> dict:
         "tuple_size": lab.xs_read(f"{be}/data-integrity-tuple-size"),
         "tag_size": lab.xs_read(f"{be}/data-integrity-tag-size"),
         "frontend_feature": lab.xs_read(f"{fe}/feature-data-integrity"),
+        "frontend_format": lab.xs_read(f"{fe}/data-integrity-format"),
     }
 
 
@@ -68,6 +69,14 @@ s.check("blkback advertised the profile and the frontend opted in",
         nodes["backend_feature"] == "1" and nodes["frontend_feature"] == "1"
         and nodes["format"] == dom0_profile["format"]
         and nodes["interval"] == dom0_profile["protection_interval_bytes"], nodes=nodes)
+
+s.check("the frontend confirmed the profile it registered (its data-integrity-format)",
+        nodes["frontend_format"] == nodes["format"] == dom0_profile["format"], nodes=nodes)
+confirmed = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
+             if "data integrity confirmed by the frontend" in l]
+s.check("blkback logged that the frontend confirmed the profile",
+        any(f"/{domid}/51728: data integrity confirmed by the frontend: "
+            f"{dom0_profile['format']}" in l for l in confirmed), lines=confirmed[-4:])
 
 # Writes and reads.
 matrix = run.record("io")
@@ -120,6 +129,9 @@ s.check("blkback and blkfront both counted the protection errors",
         blkback=back, blkfront=front.get("end"))
 clean_w = (run.record("clean_write") or [{}])[0]
 s.check("the next write, uncorrupted, succeeded", clean_w.get("ok") is True, write=clean_w)
+s.check("no request with PI went without it or was refused (dix_unprotected, dix_refused = 0)",
+        front.get("end", {}).get("dix_unprotected") == 0
+        and front.get("end", {}).get("dix_refused") == 0, blkfront=front.get("end"))
 s.check("no BUG, WARNING or Oops in the DIX domU", not run.kernel_problems(),
         lines=run.kernel_problems())
 s.check("after the DIX domU, no domain is left dying (all grants released)", lab.only_dom0_left())

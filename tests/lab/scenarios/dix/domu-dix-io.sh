@@ -38,6 +38,7 @@ for i in 0 1 2 3; do
 	labio write /dev/xvdb $((base + i * 4096)) 4096 4096 7 | sed 's/"io"/"corrupt_write"/' >> "$LAB_REC"
 done
 labio write /dev/xvdb $((base + 16384)) 4096 4096 7 | sed 's/"io"/"clean_write"/' >> "$LAB_REC"
-rec front_counters phase=end dix_req="$(sysfs_value $F/dix_req)" dix_err="$(sysfs_value $F/dix_err)"
+rec front_counters phase=end dix_req="$(sysfs_value $F/dix_req)" dix_err="$(sysfs_value $F/dix_err)" \
+	dix_unprotected="$(sysfs_value $F/dix_unprotected)" dix_refused="$(sysfs_value $F/dix_refused)"
 rec ready phase=done
 mailbox_wait /dev/xvdc bye 120
