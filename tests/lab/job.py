@@ -26,23 +26,27 @@ NVME_DISK_MIB = 256
 @dataclass(frozen=True)
 class NvmeSpec:
     """One NVMe namespace with PI that a scenario asks for
-    (``nvme = [{pi = 1, lbs = 512, size_mib = 256}]`` in scenario.toml).
+    (``nvme = [{pi = 1, lbs = 512, size_mib = 256, iops = 0}]`` in
+    scenario.toml; ``iops`` throttles the device, 0 does not).
     dom0 finds the i-th one by its serial, ``dix<i>``."""
 
     serial: str
     pi: int = 1
     lbs: int = 512
     size_mib: int = NVME_DISK_MIB
+    iops: int = 0
 
     @classmethod
     def parse(cls, index: int, entry: dict[str, Any]) -> "NvmeSpec":
-        unknown = set(entry) - {"pi", "lbs", "size_mib"}
+        unknown = set(entry) - {"pi", "lbs", "size_mib", "iops"}
         if unknown:
             raise ValueError(f"nvme[{index}]: unknown keys {sorted(unknown)}")
         spec = cls(f"dix{index}", int(entry.get("pi", 1)), int(entry.get("lbs", 512)),
-                   int(entry.get("size_mib", NVME_DISK_MIB)))
-        if spec.pi not in (0, 1, 2, 3) or spec.lbs not in (512, 4096) or spec.size_mib < 16:
-            raise ValueError(f"nvme[{index}]: pi 0-3, lbs 512 or 4096, size_mib >= 16: {entry}")
+                   int(entry.get("size_mib", NVME_DISK_MIB)), int(entry.get("iops", 0)))
+        if (spec.pi not in (0, 1, 2, 3) or spec.lbs not in (512, 4096) or spec.size_mib < 16
+                or spec.iops < 0):
+            raise ValueError(f"nvme[{index}]: pi 0-3, lbs 512 or 4096, size_mib >= 16, "
+                             f"iops >= 0: {entry}")
         return spec
 
 
@@ -132,8 +136,8 @@ def job_description(scenario: Scenario, series: str, abi: str,
         "timeout": scenario.timeout,
         "backend": scenario.backend,
         "udev": scenario.udev,
-        "nvme": [{"serial": n.serial, "pi": n.pi, "lbs": n.lbs, "size_mib": n.size_mib}
-                 for n in scenario.nvme],
+        "nvme": [{"serial": n.serial, "pi": n.pi, "lbs": n.lbs, "size_mib": n.size_mib,
+                  "iops": n.iops} for n in scenario.nvme],
         "srcversion": {f: {"xen-blkback": modinfo(b.blkback, "srcversion"),
                            "xen-blkfront": modinfo(b.blkfront, "srcversion")}
                        for f, b in builds.items()},

@@ -45,12 +45,15 @@ class NvmeDisk:
     of T10 PI per logical block in a separate metadata buffer (``mset=0``,
     the layout Linux's DIX path uses).  dom0 finds it by ``serial``
     (/sys/block/nvme*n1/device/serial); ``pi`` is the PI type (1, 2 or
-    3), ``lbs`` the logical (and physical) block size."""
+    3), ``lbs`` the logical (and physical) block size; ``iops`` limits the
+    commands a second (QEMU's throttling), so that requests queue up in
+    the device as on a busy disk."""
 
     path: Path
     serial: str
     pi: int = 1
     lbs: int = 512
+    iops: int = 0  # QEMU I/O throttling: commands a second (0: none)
 
     def __post_init__(self) -> None:
         if self.pi not in (0, 1, 2, 3):
@@ -83,7 +86,8 @@ class NvmeDisk:
         ns = f"nvme-ns,drive={drive},bus={ctrl},nsid=1,ms=8,mset=0,pi={self.pi},pil=0"
         if self.lbs != 512:
             ns += f",logical_block_size={self.lbs},physical_block_size={self.lbs}"
-        return ["-drive", f"file={self.path},if=none,id={drive},format=raw",
+        throttle = f",throttling.iops-total={self.iops}" if self.iops else ""
+        return ["-drive", f"file={self.path},if=none,id={drive},format=raw{throttle}",
                 "-device", f"nvme,serial={self.serial},id={ctrl}",
                 "-device", ns]
 

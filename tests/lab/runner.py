@@ -79,7 +79,7 @@ def run(name: str, series: str = "6.1", artifacts: Path | None = None,
     result_disk = blank_disk(out / "result.img")
     # NVMe namespaces with PI: raw images (sparse data, blank PI), new at every boot.
     nvme = [qemu.NvmeDisk(qemu.NvmeDisk.image(out / f"nvme-{n.serial}.img", n.size_mib, n.lbs),
-                          n.serial, n.pi, n.lbs) for n in scenario.nvme]
+                          n.serial, n.pi, n.lbs, n.iops) for n in scenario.nvme]
     machine = qemu.Machine(
         xen=ready["xen"], kernel=ready["kernel"], initrd=ready["initrd"],
         drives=[qemu.Drive(ready["rootfs"], "LABROOT"), qemu.Drive(job, "LABJOB"),

@@ -63,3 +63,16 @@ def test_cache_keys_change_with_content_not_with_time(tmp_path):
 def test_the_cache_lives_where_xendix_lab_cache_says(tmp_path, monkeypatch):
     monkeypatch.setenv("XENDIX_LAB_CACHE", str(tmp_path / "c"))
     assert cache.cache_root() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_a_scenario_asks_for_nvme_disks_by_pi_type_and_block_size():
+    s = job.Scenario.load("nvme")
+    assert [(n.serial, n.pi, n.lbs) for n in s.nvme] == [("dix0", 1, 512), ("dix1", 3, 4096)]
+    assert job.Scenario.load("smoke").nvme == ()
+
+
+@pytest.mark.parametrize("entry", [{"pi": 5}, {"lbs": 2048}, {"size_mib": 1}, {"pl": 1},
+                                   {"iops": -1}])
+def test_a_bad_nvme_entry_is_refused(entry):
+    with pytest.raises(ValueError, match=r"nvme\[0\]"):
+        job.NvmeSpec.parse(0, entry)

@@ -108,6 +108,12 @@ def test_an_nvme_namespace_with_pi_keeps_its_metadata_in_a_separate_buffer(tmp_p
             "logical_block_size=4096,physical_block_size=4096") in argv
     # The NVMe disks are not IDE disks: the four-disk limit does not count them.
     assert sum(a.startswith("ide-hd") for a in argv) == 2
+    assert not any("throttling" in a for a in argv)
+
+
+def test_an_nvme_disk_can_be_throttled_so_that_requests_queue_up(tmp_path):
+    argv = qemu.NvmeDisk(tmp_path / "n.img", "dix0", iops=150).argv(0)
+    assert argv[1] == f"file={tmp_path / 'n.img'},if=none,id=nvm0,format=raw,throttling.iops-total=150"
 
 
 def test_a_machine_without_nvme_has_no_nvme_device(tmp_path):
