@@ -2,16 +2,25 @@
 /*
  * fuzzfront: a hostile xen-blkfront, for the xen-dix lab only.
  *
- * It binds a "vbd" device in place of xen-blkfront, opts in to data
- * integrity (DIX) and, once the backend is connected, puts a fixed list of
- * malformed DIX request pairs on the ring, then well-formed ones.  For each
- * case it logs one line:
+ * It binds every "vbd" device in place of xen-blkfront and, once the
+ * backend is connected, puts a fixed list of cases on the ring: malformed
+ * DIX request pairs, then well-formed ones.  What it does on a vbd is named
+ * by dom0 in the backend's directory, in "fuzzfront-cases" (written before
+ * the domU runs):
  *
- *   fuzzfront: case=NAME responses=N status=S1,S2 ops=O1,O2 ids=I1,I2 leaked=L
+ *   all        (or absent) opt in to data integrity (DIX); every case
+ *   nodix      do not opt in; flagged operations on a connection without
+ *              DIX, each followed by a plain request
+ *   multipage  opt in; well-formed and bad pairs with several PI pages
+ *
+ * The vbds take turns, one after the other.  For each case it logs one line:
+ *
+ *   fuzzfront: case=NAME slots=N responses=N status=S1,S2 ops=O1,O2 ids=I1,I2 leaked=L vbd=D
  *
  * where leaked counts the grants of the case whose foreign access could not
- * be ended once every response was in (the backend still maps them).  The
- * last line is "fuzzfront: done cases=N leaked=L".
+ * be ended once every response was in (the backend still maps them) and D
+ * is the vbd's device id.  The flood case logs counts instead of lists.  The
+ * last line of a vbd is "fuzzfront: done cases=N leaked=L vbd=D".
  */
 
 #include <linux/module.h>
@@ -19,7 +28,9 @@
 #include <linux/delay.h>
 #include <linux/interrupt.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/t10-pi.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -32,16 +43,36 @@
 #include <xen/interface/io/blkif.h>
 #include <xen/interface/io/protocols.h>
 
-#define FUZZ_TIMEOUT		(5 * HZ)
+#define FUZZ_TIMEOUT		(10 * HZ)
 #define FUZZ_SETTLE_MS		100
-#define FUZZ_MAX_GRANTS		160
 #define FUZZ_MAX_RSP		4
 #define FUZZ_SECT_PER_PAGE	(XEN_PAGE_SIZE >> 9)
 #define FUZZ_BAD_GREF		0xfffffff0U
-#define FUZZ_INDIRECT_PAGES	128
+/* 1 MiB: the most blkback advertises, and 4 pages of PI at 512 bytes. */
+#define FUZZ_INDIRECT_PAGES	256
+#define FUZZ_MAX_GRANTS		(FUZZ_INDIRECT_PAGES + 32)
+#define FUZZ_HALF_MIB		128
+
+enum fuzz_mode {
+	FUZZ_ALL,
+	FUZZ_NODIX,
+	FUZZ_MULTIPAGE,
+};
+
+static const char * const fuzz_modes[] = {
+	[FUZZ_ALL] = "all",
+	[FUZZ_NODIX] = "nodix",
+	[FUZZ_MULTIPAGE] = "multipage",
+};
+
+/* One vbd at a time: the cases of two vbds never interleave. */
+static DEFINE_MUTEX(fuzz_lock);
 
 struct fuzz_info {
 	struct xenbus_device *dev;
+	const char *vbd;
+	enum fuzz_mode mode;
+	bool opted_in;
 	struct blkif_front_ring ring;
 	grant_ref_t ring_ref;
 	evtchn_port_t evtchn;
@@ -62,7 +93,12 @@ struct fuzz_info {
 	struct blkif_response rsp[FUZZ_MAX_RSP];
 };
 
-/* The slots of one case, and what a well-formed pair is checked against. */
+/*
+ * The slots of one case, and what a well-formed pair is checked against.
+ * It is allocated zeroed, so every reserved field of a slot (_pad1 of the
+ * integrity slot, its gref[] past nr_segments, the pads of the data slot)
+ * is 0 unless a case sets it.
+ */
 struct fuzz_slots {
 	struct blkif_request slot[2];
 	unsigned int nr;
@@ -70,6 +106,8 @@ struct fuzz_slots {
 	u8 op;
 	u64 sector;
 	unsigned int npages;
+	/* Sectors left out at the start of the first data page. */
+	unsigned int skip;
 	struct page *data[FUZZ_INDIRECT_PAGES];
 	struct page *pi[BLKIF_MAX_INTEGRITY_SEGMENTS];
 	bool compare;
@@ -79,6 +117,9 @@ struct fuzz_case {
 	const char *name;
 	/* 0: push the slots; > 0: skip the case; < 0: error. */
 	int (*build)(struct fuzz_info *info, struct fuzz_slots *s);
+	/* A case that drives the ring itself; returns the grants leaked. */
+	unsigned int (*run)(struct fuzz_info *info, const struct fuzz_case *c,
+			    u64 id);
 };
 
 static irqreturn_t fuzz_interrupt(int irq, void *dev_id)
@@ -159,15 +200,28 @@ static u8 fuzz_pattern(u64 sector, unsigned int byte)
 	return (u8)(sector * 31 + byte * 7 + 1);
 }
 
+static unsigned int fuzz_data_bytes(struct fuzz_slots *s)
+{
+	return s->npages * XEN_PAGE_SIZE - (s->skip << 9);
+}
+
+/* Sector @n of the request's data: 512 bytes within one page. */
+static u8 *fuzz_sector_at(struct fuzz_slots *s, unsigned int n)
+{
+	unsigned int off = (s->skip + n) << 9;
+
+	return page_address(s->data[off / XEN_PAGE_SIZE]) + off % XEN_PAGE_SIZE;
+}
+
 static void fuzz_fill_data(struct fuzz_slots *s)
 {
-	unsigned int p, b;
+	unsigned int n, b;
 
-	for (p = 0; p < s->npages; p++) {
-		u8 *buf = page_address(s->data[p]);
+	for (n = 0; n < fuzz_data_bytes(s) >> 9; n++) {
+		u8 *buf = fuzz_sector_at(s, n);
 
-		for (b = 0; b < XEN_PAGE_SIZE; b++)
-			buf[b] = fuzz_pattern(s->sector + p * FUZZ_SECT_PER_PAGE, b);
+		for (b = 0; b < 512; b++)
+			buf[b] = fuzz_pattern(s->sector + n, b);
 	}
 }
 
@@ -175,11 +229,12 @@ static void fuzz_fill_data(struct fuzz_slots *s)
 static void fuzz_tuple(struct fuzz_info *info, struct fuzz_slots *s,
 		       unsigned int t, struct t10_pi_tuple *pi)
 {
-	unsigned int off = t * info->interval;
-	u8 *buf = page_address(s->data[off / XEN_PAGE_SIZE]);
+	unsigned int n, per = info->interval >> 9;
+	u16 crc = 0;
 
-	pi->guard_tag = cpu_to_be16(crc_t10dif(buf + off % XEN_PAGE_SIZE,
-					       info->interval));
+	for (n = t * per; n < (t + 1) * per; n++)
+		crc = crc_t10dif_update(crc, fuzz_sector_at(s, n), 512);
+	pi->guard_tag = cpu_to_be16(crc);
 	pi->app_tag = 0;
 	pi->ref_tag = cpu_to_be32((u32)((s->sector << 9) / info->interval) + t);
 }
@@ -191,68 +246,91 @@ static struct t10_pi_tuple *fuzz_pi_at(struct fuzz_slots *s, unsigned int t)
 	return page_address(s->pi[off / XEN_PAGE_SIZE]) + off % XEN_PAGE_SIZE;
 }
 
-static unsigned int fuzz_pi_bytes(struct fuzz_info *info, unsigned int npages)
+static unsigned int fuzz_pi_bytes(struct fuzz_info *info, unsigned int bytes)
 {
-	return npages * XEN_PAGE_SIZE / info->interval * info->tuple_size;
+	return bytes / info->interval * info->tuple_size;
 }
 
 /*
- * A well-formed pair: @npages pages of data at @sector (indirect beyond
- * BLKIF_MAX_SEGMENTS_PER_REQUEST pages), with its PI.  A write carries the
- * data pattern and its correct PI, granted read-only; a read grants
- * zeroed pages writable.
+ * A data request in @req: @npages granted pages at @sector, the first from
+ * its sector @skip on, indirect beyond BLKIF_MAX_SEGMENTS_PER_REQUEST
+ * pages.  The pages go to @pages when it is not NULL.  A write grants them
+ * read-only, a read writable.
  */
-static int fuzz_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
-		     u64 sector, unsigned int npages)
+static int fuzz_data(struct fuzz_info *info, struct blkif_request *req,
+		     u8 op, u64 id, u64 sector, unsigned int npages,
+		     unsigned int skip, struct page **pages)
 {
-	struct blkif_request *req = &s->slot[0];
-	struct blkif_request_integrity *ireq = &s->slot[1].u.integrity;
 	bool ro = op == BLKIF_OP_WRITE;
 	struct blkif_request_segment *ind = NULL;
-	unsigned int i, pi_bytes, pi_pages;
 	grant_ref_t ref;
+	unsigned int i;
 
-	if (npages > FUZZ_INDIRECT_PAGES)
+	if (npages > FUZZ_INDIRECT_PAGES || skip >= FUZZ_SECT_PER_PAGE)
 		return -EINVAL;
-	s->op = op;
-	s->sector = sector;
-	s->npages = npages;
-	req->operation = op | BLKIF_OP_DIX_FLAG;
+	req->operation = op;
 	if (npages > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		struct page *page = fuzz_grant(info, true, &ref);
 
 		if (!page)
 			return -ENOMEM;
 		ind = page_address(page);
-		req->operation = BLKIF_OP_INDIRECT | BLKIF_OP_DIX_FLAG;
+		req->operation = BLKIF_OP_INDIRECT;
 		req->u.indirect.indirect_op = op;
 		req->u.indirect.nr_segments = npages;
-		req->u.indirect.id = s->id;
+		req->u.indirect.id = id;
 		req->u.indirect.sector_number = sector;
 		req->u.indirect.handle = 0;
 		req->u.indirect.indirect_grefs[0] = ref;
 	} else {
 		req->u.rw.nr_segments = npages;
 		req->u.rw.handle = 0;
-		req->u.rw.id = s->id;
+		req->u.rw.id = id;
 		req->u.rw.sector_number = sector;
 	}
 	for (i = 0; i < npages; i++) {
 		struct blkif_request_segment seg;
+		struct page *page = fuzz_grant(info, ro, &ref);
 
-		s->data[i] = fuzz_grant(info, ro, &ref);
-		if (!s->data[i])
+		if (!page)
 			return -ENOMEM;
+		if (pages)
+			pages[i] = page;
 		seg.gref = ref;
-		seg.first_sect = 0;
+		seg.first_sect = i ? 0 : skip;
 		seg.last_sect = FUZZ_SECT_PER_PAGE - 1;
 		if (ind)
 			ind[i] = seg;
 		else
 			req->u.rw.seg[i] = seg;
 	}
+	return 0;
+}
 
-	pi_bytes = fuzz_pi_bytes(info, npages);
+/*
+ * A well-formed pair: @npages pages of data at @sector, the first from its
+ * sector @skip on, with its PI.  A write carries the data pattern and its
+ * correct PI, granted read-only; a read grants zeroed pages writable.
+ */
+static int fuzz_pair_at(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+			u64 sector, unsigned int npages, unsigned int skip)
+{
+	struct blkif_request_integrity *ireq = &s->slot[1].u.integrity;
+	unsigned int i, pi_bytes, pi_pages;
+	grant_ref_t ref;
+	int err;
+
+	s->op = op;
+	s->sector = sector;
+	s->npages = npages;
+	s->skip = skip;
+	err = fuzz_data(info, &s->slot[0], op, s->id, sector, npages, skip,
+			s->data);
+	if (err)
+		return err;
+	s->slot[0].operation |= BLKIF_OP_DIX_FLAG;
+
+	pi_bytes = fuzz_pi_bytes(info, fuzz_data_bytes(s));
 	pi_pages = DIV_ROUND_UP(pi_bytes, XEN_PAGE_SIZE);
 	if (pi_pages > BLKIF_MAX_INTEGRITY_SEGMENTS)
 		return -EINVAL;
@@ -261,7 +339,7 @@ static int fuzz_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
 	ireq->pi_bytes = pi_bytes;
 	ireq->id = s->id;
 	for (i = 0; i < pi_pages; i++) {
-		s->pi[i] = fuzz_grant(info, ro, &ref);
+		s->pi[i] = fuzz_grant(info, op == BLKIF_OP_WRITE, &ref);
 		if (!s->pi[i])
 			return -ENOMEM;
 		ireq->gref[i] = ref;
@@ -273,6 +351,12 @@ static int fuzz_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
 	}
 	s->nr = 2;
 	return 0;
+}
+
+static int fuzz_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+		     u64 sector, unsigned int npages)
+{
+	return fuzz_pair_at(info, s, op, sector, npages, 0);
 }
 
 /* A 4 KiB flagged read pair, to be broken by the case. */
@@ -408,10 +492,10 @@ static int case_second_pi_page_bad(struct fuzz_info *info,
 	int err;
 
 	/* An indirect read with two PI pages: the first maps, the second not. */
-	if (info->max_indirect < FUZZ_INDIRECT_PAGES ||
-	    fuzz_pi_bytes(info, FUZZ_INDIRECT_PAGES) <= XEN_PAGE_SIZE)
+	if (info->max_indirect < FUZZ_HALF_MIB ||
+	    fuzz_pi_bytes(info, FUZZ_HALF_MIB * XEN_PAGE_SIZE) <= XEN_PAGE_SIZE)
 		return 1;
-	err = fuzz_pair(info, s, BLKIF_OP_READ, 0, FUZZ_INDIRECT_PAGES);
+	err = fuzz_pair(info, s, BLKIF_OP_READ, 0, FUZZ_HALF_MIB);
 	s->slot[1].u.integrity.gref[1] = FUZZ_BAD_GREF;
 	return err;
 }
@@ -477,6 +561,40 @@ static int case_unaligned(struct fuzz_info *info, struct fuzz_slots *s)
 	return err;
 }
 
+static int case_pad1_nonzero(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_read4k(info, s);
+
+	/* A pair that works but for its reserved _pad1. */
+	s->slot[1].u.integrity._pad1 = 1;
+	return err;
+}
+
+/* A granted page named in reserved gref[@i] of an otherwise good pair. */
+static int fuzz_reserved_gref(struct fuzz_info *info, struct fuzz_slots *s,
+			      unsigned int i)
+{
+	int err = fuzz_read4k(info, s);
+	grant_ref_t ref = 0;
+
+	if (!err && !fuzz_grant(info, false, &ref))
+		err = -ENOMEM;
+	s->slot[1].u.integrity.gref[i] = ref;
+	return err;
+}
+
+static int case_gref_past_nr_segments(struct fuzz_info *info,
+				      struct fuzz_slots *s)
+{
+	return fuzz_reserved_gref(info, s, 1);
+}
+
+static int case_gref_last_nonzero(struct fuzz_info *info,
+				  struct fuzz_slots *s)
+{
+	return fuzz_reserved_gref(info, s, BLKIF_MAX_INTEGRITY_SEGMENTS - 1);
+}
+
 /* Well-formed pairs, after all the bad ones. */
 #define FUZZ_WRITE_SECTOR	2048
 #define FUZZ_BAD_WRITE_SECTOR	(FUZZ_WRITE_SECTOR + FUZZ_SECT_PER_PAGE)
@@ -508,6 +626,125 @@ static int case_read_back(struct fuzz_info *info, struct fuzz_slots *s)
 	return err;
 }
 
+/*
+ * Pairs with several pages of PI: 1 MiB of data in 256 indirect segments
+ * carries 16 KiB of PI at 512-byte intervals, 4 pages.  blkback must hand
+ * each bio the PI of its own data, whatever the backing queue's integrity
+ * segment limits.
+ */
+#define FUZZ_MP_SECTOR		16384
+#define FUZZ_MP_SKIP_SECTOR	(FUZZ_MP_SECTOR + 4096)
+#define FUZZ_MP_BAD_SECTOR	(FUZZ_MP_SECTOR + 8192)
+#define FUZZ_MP_SKIP		3
+
+static int fuzz_mp_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+			u64 sector, unsigned int skip)
+{
+	/* Only at 512-byte intervals does 1 MiB take more than 1 PI page. */
+	if (info->max_indirect < FUZZ_INDIRECT_PAGES || info->interval != 512)
+		return 1;
+	return fuzz_pair_at(info, s, op, sector, FUZZ_INDIRECT_PAGES, skip);
+}
+
+static int case_mp_write_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_mp_pair(info, s, BLKIF_OP_WRITE, FUZZ_MP_SECTOR, 0);
+}
+
+static int case_mp_read_back(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	s->compare = true;
+	return fuzz_mp_pair(info, s, BLKIF_OP_READ, FUZZ_MP_SECTOR, 0);
+}
+
+/*
+ * The data starts 3 sectors into its first page: every PI page boundary
+ * falls inside a data page, where blkback splits a bio inside a segment.
+ */
+static int case_mp_skip_write_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_mp_pair(info, s, BLKIF_OP_WRITE, FUZZ_MP_SKIP_SECTOR,
+			    FUZZ_MP_SKIP);
+}
+
+static int case_mp_skip_read_back(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	s->compare = true;
+	return fuzz_mp_pair(info, s, BLKIF_OP_READ, FUZZ_MP_SKIP_SECTOR,
+			    FUZZ_MP_SKIP);
+}
+
+/* Good PI in the first pages, a wrong guard in the third page. */
+static int case_mp_bad_guard_page3(struct fuzz_info *info,
+				   struct fuzz_slots *s)
+{
+	unsigned int t = 2 * XEN_PAGE_SIZE / info->tuple_size + 5;
+	int err = fuzz_mp_pair(info, s, BLKIF_OP_WRITE, FUZZ_MP_BAD_SECTOR, 0);
+
+	if (!err)
+		fuzz_pi_at(s, t)->guard_tag ^= cpu_to_be16(0xffff);
+	return err;
+}
+
+/*
+ * On a vbd where fuzzfront did not opt in to DIX, a flagged operation is
+ * unknown: it is answered alone, and the plain request in the next slot
+ * gets its own answer.
+ */
+#define FUZZ_NODIX_SECTOR	65536
+#define FUZZ_NODIX_ID		100
+
+static int fuzz_nodix(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+		      bool indirect)
+{
+	unsigned int npages = indirect ? BLKIF_MAX_SEGMENTS_PER_REQUEST + 1 : 1;
+	int err;
+
+	err = fuzz_data(info, &s->slot[0], op, s->id, FUZZ_NODIX_SECTOR, npages,
+			0, NULL);
+	if (!err)
+		err = fuzz_data(info, &s->slot[1], op, s->id + FUZZ_NODIX_ID,
+				FUZZ_NODIX_SECTOR, 1, 0, NULL);
+	s->slot[0].operation |= BLKIF_OP_DIX_FLAG;
+	s->nr = 2;
+	return err;
+}
+
+static int case_nodix_flagged_read(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_nodix(info, s, BLKIF_OP_READ, false);
+}
+
+static int case_nodix_flagged_write(struct fuzz_info *info,
+				    struct fuzz_slots *s)
+{
+	return fuzz_nodix(info, s, BLKIF_OP_WRITE, false);
+}
+
+static int case_nodix_flagged_indirect(struct fuzz_info *info,
+				       struct fuzz_slots *s)
+{
+	return fuzz_nodix(info, s, BLKIF_OP_READ, true);
+}
+
+/* A whole pair: the flagged read alone, then the integrity slot alone. */
+static int case_nodix_pair(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	if (!info->interval || !info->tuple_size)
+		return 1;
+	return fuzz_pair(info, s, BLKIF_OP_READ, FUZZ_NODIX_SECTOR, 1);
+}
+
+static int case_nodix_read_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	s->nr = 1;
+	return fuzz_data(info, &s->slot[0], BLKIF_OP_READ, s->id,
+			 FUZZ_NODIX_SECTOR, 1, 0, NULL);
+}
+
+static unsigned int fuzz_flood(struct fuzz_info *info,
+			       const struct fuzz_case *c, u64 id);
+
 static const struct fuzz_case fuzz_cases[] = {
 	{ "flag_last", case_flag_last },
 	{ "second_wrong_op", case_second_wrong_op },
@@ -529,10 +766,36 @@ static const struct fuzz_case fuzz_cases[] = {
 	{ "flagged_integrity", case_flagged_integrity },
 	{ "lone_integrity", case_lone_integrity },
 	{ "unaligned", case_unaligned },
+	{ "pad1_nonzero", case_pad1_nonzero },
+	{ "gref_past_nr_segments", case_gref_past_nr_segments },
+	{ "gref_last_nonzero", case_gref_last_nonzero },
+	{ "flood", NULL, fuzz_flood },
 	{ "read_ok", case_read_ok },
 	{ "write_ok", case_write_ok },
 	{ "write_bad_guard", case_write_bad_guard },
 	{ "read_back", case_read_back },
+	{ "multipage_write_ok", case_mp_write_ok },
+	{ "multipage_read_back", case_mp_read_back },
+	{ "multipage_skip_write_ok", case_mp_skip_write_ok },
+	{ "multipage_skip_read_back", case_mp_skip_read_back },
+	{ "multipage_bad_guard_page3", case_mp_bad_guard_page3 },
+};
+
+static const struct fuzz_case fuzz_multipage_cases[] = {
+	{ "multipage_write_ok", case_mp_write_ok },
+	{ "multipage_read_back", case_mp_read_back },
+	{ "multipage_skip_write_ok", case_mp_skip_write_ok },
+	{ "multipage_skip_read_back", case_mp_skip_read_back },
+	{ "multipage_bad_guard_page3", case_mp_bad_guard_page3 },
+	{ "read_ok", case_read_ok },
+};
+
+static const struct fuzz_case fuzz_nodix_cases[] = {
+	{ "nodix_flagged_read", case_nodix_flagged_read },
+	{ "nodix_flagged_write", case_nodix_flagged_write },
+	{ "nodix_flagged_indirect", case_nodix_flagged_indirect },
+	{ "nodix_pair", case_nodix_pair },
+	{ "nodix_read_ok", case_nodix_read_ok },
 };
 
 static bool fuzz_has_responses(struct fuzz_info *info)
@@ -575,20 +838,20 @@ static void fuzz_push(struct fuzz_info *info, struct fuzz_slots *s)
 static bool fuzz_compare(struct fuzz_info *info, struct fuzz_slots *s,
 			 bool *pi_ok)
 {
-	unsigned int i, b;
+	unsigned int i, n, b;
 	bool data_ok = true;
 
-	for (i = 0; i < s->npages; i++) {
-		u8 *buf = page_address(s->data[i]);
+	for (n = 0; n < fuzz_data_bytes(s) >> 9; n++) {
+		u8 *buf = fuzz_sector_at(s, n);
 
-		for (b = 0; b < XEN_PAGE_SIZE; b++)
-			if (buf[b] != fuzz_pattern(s->sector + i * FUZZ_SECT_PER_PAGE, b))
+		for (b = 0; b < 512; b++)
+			if (buf[b] != fuzz_pattern(s->sector + n, b))
 				data_ok = false;
 	}
 	/* The PI that was written: the pattern's, whatever came back. */
 	fuzz_fill_data(s);
 	*pi_ok = true;
-	for (i = 0; i < fuzz_pi_bytes(info, s->npages) / info->tuple_size; i++) {
+	for (i = 0; i < fuzz_pi_bytes(info, fuzz_data_bytes(s)) / info->tuple_size; i++) {
 		struct t10_pi_tuple pi;
 
 		fuzz_tuple(info, s, i, &pi);
@@ -633,11 +896,11 @@ static unsigned int fuzz_run_case(struct fuzz_info *info,
 	if (err) {
 		leaked = fuzz_ungrant_all(info);
 		if (err > 0)
-			pr_info("fuzzfront: case=%s skipped=1 interval=%u\n",
-				c->name, info->interval);
+			pr_info("fuzzfront: case=%s skipped=1 interval=%u vbd=%s\n",
+				c->name, info->interval, info->vbd);
 		else
-			pr_info("fuzzfront: case=%s error=%d leaked=%u\n",
-				c->name, err, leaked);
+			pr_info("fuzzfront: case=%s error=%d leaked=%u vbd=%s\n",
+				c->name, err, leaked, info->vbd);
 		kfree(s);
 		return leaked;
 	}
@@ -660,25 +923,198 @@ static unsigned int fuzz_run_case(struct fuzz_info *info,
 	fuzz_list(status, sizeof(status), info, 0);
 	fuzz_list(ops, sizeof(ops), info, 1);
 	fuzz_list(ids, sizeof(ids), info, 2);
-	pr_info("fuzzfront: case=%s slots=%u responses=%u status=%s ops=%s ids=%s leaked=%u%s\n",
-		c->name, s->nr, info->nr_rsp, status, ops, ids, leaked, extra);
+	pr_info("fuzzfront: case=%s slots=%u responses=%u status=%s ops=%s ids=%s leaked=%u%s vbd=%s\n",
+		c->name, s->nr, info->nr_rsp, status, ops, ids, leaked, extra,
+		info->vbd);
 	kfree(s);
+	return leaked;
+}
+
+/*
+ * The flood: FUZZ_FLOOD_PAIRS malformed pairs back to back, the ring kept
+ * full, each refused at another step of blkback's checks (before and after
+ * it maps grants).  All of them name the same few granted pages.  Every
+ * slot must get one BLKIF_RSP_ERROR naming it, in order, and no grant may
+ * stay mapped.  Logged as
+ *
+ *   case=flood pairs=P slots=N responses=N errors=E wrong=W full=F leaked=L
+ *
+ * where wrong counts responses that do not answer the slot they should,
+ * and full how many times the ring was full when fuzzfront pushed.
+ */
+#define FUZZ_FLOOD_PAIRS	320
+#define FUZZ_FLOOD_ID		0x10000
+#define FUZZ_FLOOD_TIMEOUT	(60 * HZ)
+#define FUZZ_FLOOD_RING		__CONST_RING_SIZE(blkif, XEN_PAGE_SIZE)
+
+enum {
+	FLOOD_WRONG_ID,
+	FLOOD_PAD1,
+	FLOOD_GREF_PAST,
+	FLOOD_PI_SHORT,
+	FLOOD_PI_UNMAPPED,
+	FLOOD_DATA_UNMAPPED,
+	FLOOD_PI_READ_ONLY,
+	FLOOD_VARIANTS
+};
+
+struct fuzz_flood {
+	grant_ref_t data, pi, ro;
+	/* What the response to each ring slot must name. */
+	u64 id[FUZZ_FLOOD_RING];
+	u8 op[FUZZ_FLOOD_RING];
+	unsigned int responses, errors, wrong;
+};
+
+/* Malformed pair @n into the next two ring slots. */
+static void fuzz_flood_pair(struct fuzz_info *info, struct fuzz_flood *f,
+			    unsigned int n)
+{
+	RING_IDX i = info->ring.req_prod_pvt;
+	struct blkif_request *req = RING_GET_REQUEST(&info->ring, i);
+	struct blkif_request *slot = RING_GET_REQUEST(&info->ring, i + 1);
+	struct blkif_request_integrity *ireq = &slot->u.integrity;
+	u64 id = FUZZ_FLOOD_ID + n;
+
+	memset(req, 0, sizeof(*req));
+	req->operation = BLKIF_OP_READ | BLKIF_OP_DIX_FLAG;
+	req->u.rw.nr_segments = 1;
+	req->u.rw.id = id;
+	req->u.rw.sector_number = n % 64 * FUZZ_SECT_PER_PAGE;
+	req->u.rw.seg[0].gref = f->data;
+	req->u.rw.seg[0].first_sect = 0;
+	req->u.rw.seg[0].last_sect = FUZZ_SECT_PER_PAGE - 1;
+
+	memset(slot, 0, sizeof(*slot));
+	slot->operation = BLKIF_OP_INTEGRITY;
+	ireq->nr_segments = 1;
+	ireq->pi_bytes = fuzz_pi_bytes(info, XEN_PAGE_SIZE);
+	ireq->id = id;
+	ireq->gref[0] = f->pi;
+	switch (n % FLOOD_VARIANTS) {
+	case FLOOD_WRONG_ID:
+		ireq->id = id + FUZZ_FLOOD_PAIRS;
+		break;
+	case FLOOD_PAD1:
+		ireq->_pad1 = 0xffff;
+		break;
+	case FLOOD_GREF_PAST:
+		ireq->gref[1] = f->pi;
+		break;
+	case FLOOD_PI_SHORT:
+		ireq->pi_bytes -= info->tuple_size;
+		break;
+	case FLOOD_PI_UNMAPPED:
+		ireq->gref[0] = FUZZ_BAD_GREF;
+		break;
+	case FLOOD_DATA_UNMAPPED:
+		req->u.rw.seg[0].gref = FUZZ_BAD_GREF;
+		break;
+	case FLOOD_PI_READ_ONLY:
+		ireq->gref[0] = f->ro;
+		break;
+	}
+	f->id[i % FUZZ_FLOOD_RING] = id;
+	f->op[i % FUZZ_FLOOD_RING] = req->operation;
+	f->id[(i + 1) % FUZZ_FLOOD_RING] = ireq->id;
+	f->op[(i + 1) % FUZZ_FLOOD_RING] = BLKIF_OP_INTEGRITY;
+	info->ring.req_prod_pvt = i + 2;
+}
+
+static void fuzz_flood_collect(struct fuzz_info *info, struct fuzz_flood *f)
+{
+	RING_IDX i, rp;
+	int more;
+
+	do {
+		rp = READ_ONCE(info->ring.sring->rsp_prod);
+		virt_rmb(); /* read rsp_prod before the responses */
+		for (i = info->ring.rsp_cons; i != rp; i++) {
+			struct blkif_response *rsp = RING_GET_RESPONSE(&info->ring, i);
+
+			f->responses++;
+			if (rsp->status == BLKIF_RSP_ERROR)
+				f->errors++;
+			if (rsp->id != f->id[i % FUZZ_FLOOD_RING] ||
+			    rsp->operation != f->op[i % FUZZ_FLOOD_RING])
+				f->wrong++;
+		}
+		info->ring.rsp_cons = rp;
+		RING_FINAL_CHECK_FOR_RESPONSES(&info->ring, more);
+	} while (more);
+}
+
+static unsigned int fuzz_flood(struct fuzz_info *info,
+			       const struct fuzz_case *c, u64 id)
+{
+	struct fuzz_flood *f = kzalloc(sizeof(*f), GFP_KERNEL);
+	unsigned int sent = 0, full = 0, leaked;
+	unsigned long deadline;
+
+	BUILD_BUG_ON(FUZZ_FLOOD_RING % 2);
+	if (!f)
+		return 0;
+	if (!fuzz_grant(info, false, &f->data) ||
+	    !fuzz_grant(info, false, &f->pi) ||
+	    !fuzz_grant(info, true, &f->ro)) {
+		leaked = fuzz_ungrant_all(info);
+		pr_info("fuzzfront: case=%s error=%d leaked=%u vbd=%s\n",
+			c->name, -ENOMEM, leaked, info->vbd);
+		kfree(f);
+		return leaked;
+	}
+
+	deadline = jiffies + FUZZ_FLOOD_TIMEOUT;
+	while (f->responses < 2 * FUZZ_FLOOD_PAIRS &&
+	       time_before(jiffies, deadline)) {
+		if (sent < FUZZ_FLOOD_PAIRS &&
+		    RING_FREE_REQUESTS(&info->ring) >= 2) {
+			while (sent < FUZZ_FLOOD_PAIRS &&
+			       RING_FREE_REQUESTS(&info->ring) >= 2)
+				fuzz_flood_pair(info, f, sent++);
+			if (RING_FULL(&info->ring))
+				full++;
+			RING_PUSH_REQUESTS(&info->ring);
+			notify_remote_via_irq(info->irq);
+		}
+		wait_event_timeout(info->wq, fuzz_has_responses(info), HZ / 10);
+		fuzz_flood_collect(info, f);
+	}
+	msleep(FUZZ_SETTLE_MS);
+	fuzz_flood_collect(info, f);
+
+	leaked = fuzz_ungrant_all(info);
+	pr_info("fuzzfront: case=%s pairs=%u slots=%u responses=%u errors=%u wrong=%u full=%u leaked=%u vbd=%s\n",
+		c->name, sent, 2 * sent, f->responses, f->errors, f->wrong,
+		full, leaked, info->vbd);
+	kfree(f);
 	return leaked;
 }
 
 static void fuzz_work(struct work_struct *work)
 {
 	struct fuzz_info *info = container_of(work, struct fuzz_info, work);
-	unsigned int i, leaked = 0;
+	const struct fuzz_case *cases = fuzz_cases;
+	unsigned int i, n = ARRAY_SIZE(fuzz_cases), leaked = 0;
 
-	if (!info->interval || !info->tuple_size) {
-		pr_info("fuzzfront: done cases=0 error=no-data-integrity\n");
+	if (info->mode == FUZZ_NODIX) {
+		cases = fuzz_nodix_cases;
+		n = ARRAY_SIZE(fuzz_nodix_cases);
+	} else if (info->mode == FUZZ_MULTIPAGE) {
+		cases = fuzz_multipage_cases;
+		n = ARRAY_SIZE(fuzz_multipage_cases);
+	}
+	if (info->mode != FUZZ_NODIX && (!info->interval || !info->tuple_size)) {
+		pr_info("fuzzfront: done cases=0 error=no-data-integrity vbd=%s\n",
+			info->vbd);
 		return;
 	}
-	for (i = 0; i < ARRAY_SIZE(fuzz_cases); i++)
-		leaked += fuzz_run_case(info, &fuzz_cases[i], i + 1);
-	pr_info("fuzzfront: done cases=%zu leaked=%u\n",
-		ARRAY_SIZE(fuzz_cases), leaked);
+	mutex_lock(&fuzz_lock);
+	for (i = 0; i < n; i++)
+		leaked += (cases[i].run ?: fuzz_run_case)(info, &cases[i], i + 1);
+	mutex_unlock(&fuzz_lock);
+	pr_info("fuzzfront: done cases=%u leaked=%u vbd=%s\n", n, leaked,
+		info->vbd);
 }
 
 static int fuzz_talk(struct fuzz_info *info)
@@ -712,12 +1148,30 @@ static int fuzz_talk(struct fuzz_info *info)
 	if (!err)
 		err = xenbus_printf(XBT_NIL, dev->nodename, "protocol", "%s",
 				    XEN_IO_PROTO_ABI_NATIVE);
-	if (!err)
+	/* The opt-in: a frontend that does not write it gets no pairs. */
+	if (!err && info->opted_in)
 		err = xenbus_printf(XBT_NIL, dev->nodename,
 				    "feature-data-integrity", "%u", 1);
 	if (err)
 		return err;
 	return xenbus_switch_state(dev, XenbusStateInitialised);
+}
+
+/* What dom0 asks of this vbd ("fuzzfront-cases" in the backend's directory). */
+static void fuzz_read_mode(struct fuzz_info *info)
+{
+	char *mode = xenbus_read(XBT_NIL, info->dev->otherend,
+				 "fuzzfront-cases", NULL);
+	int i;
+
+	info->mode = FUZZ_ALL;
+	if (!IS_ERR(mode)) {
+		i = match_string(fuzz_modes, ARRAY_SIZE(fuzz_modes), mode);
+		if (i >= 0)
+			info->mode = i;
+		kfree(mode);
+	}
+	info->opted_in = info->mode != FUZZ_NODIX;
 }
 
 static void fuzz_connected(struct fuzz_info *info)
@@ -730,12 +1184,25 @@ static void fuzz_connected(struct fuzz_info *info)
 	info->max_indirect = xenbus_read_unsigned(be, "feature-max-indirect-segments", 0);
 	if (xenbus_scanf(XBT_NIL, be, "sectors", "%llu", &info->sectors) != 1)
 		info->sectors = 0;
-	if (info->interval && !is_power_of_2(info->interval))
+	if (info->interval && (!is_power_of_2(info->interval) ||
+			       info->interval < 512 || info->interval > XEN_PAGE_SIZE))
 		info->interval = 0;
-	pr_info("fuzzfront: connected feature=%u interval=%u tuple_size=%u max_indirect=%u sectors=%llu\n",
+	pr_info("fuzzfront: connected feature=%u interval=%u tuple_size=%u max_indirect=%u sectors=%llu mode=%s opted_in=%d vbd=%s\n",
 		xenbus_read_unsigned(be, "feature-data-integrity", 0),
 		info->interval, info->tuple_size, info->max_indirect,
-		info->sectors);
+		info->sectors, fuzz_modes[info->mode], info->opted_in,
+		info->vbd);
+	/* Confirm the profile, as a frontend that registered it does. */
+	if (info->opted_in) {
+		char *format = xenbus_read(XBT_NIL, be, "data-integrity-format",
+					   NULL);
+
+		if (!IS_ERR(format)) {
+			xenbus_printf(XBT_NIL, dev->nodename,
+				      "data-integrity-format", "%s", format);
+			kfree(format);
+		}
+	}
 	xenbus_switch_state(dev, XenbusStateConnected);
 	schedule_work(&info->work);
 }
@@ -750,6 +1217,7 @@ static void fuzz_backend_changed(struct xenbus_device *dev,
 	case XenbusStateInitWait:
 		if (dev->state != XenbusStateInitialising)
 			break;
+		fuzz_read_mode(info);
 		err = fuzz_talk(info);
 		if (err)
 			xenbus_dev_fatal(dev, err, "fuzzfront setup");
@@ -777,6 +1245,7 @@ static int fuzz_probe(struct xenbus_device *dev,
 	if (!info)
 		return -ENOMEM;
 	info->dev = dev;
+	info->vbd = strrchr(dev->nodename, '/') + 1;
 	init_waitqueue_head(&info->wq);
 	INIT_WORK(&info->work, fuzz_work);
 	dev_set_drvdata(&dev->dev, info);
