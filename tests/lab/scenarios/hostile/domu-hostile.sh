@@ -1,31 +1,69 @@
 # The domU's half of the hostile run: fuzzfront (loaded by domu-init in
-# place of xen-blkfront) runs its cases on its own once the backend is
-# connected; turn its "fuzzfront:" kernel log lines into records, then
-# stay until dom0 detaches the disk.
+# place of xen-blkfront) runs its cases on its own on every vbd once the
+# backend is connected, one vbd after the other; turn its "fuzzfront:"
+# kernel log lines into records, then stay until dom0 has detached every
+# disk.
+vbds=$(ls -d /sys/bus/xen/devices/vbd-* 2>/dev/null | wc -l)
+rec fuzz_vbds count="$vbds"
 i=0
-until dmesg | grep -q 'fuzzfront: done'; do
+until [ "$(dmesg | grep -c 'fuzzfront: done')" -ge "$vbds" ]; do
 	i=$((i + 1))
-	[ $i -le 900 ] || { rec fuzz_timeout; exit 1; }
+	[ $i -le 900 ] || { rec fuzz_timeout; break; }
 	sleep 0.2
 done
-line=$(dmesg | sed -n 's/.*fuzzfront: connected //p' | head -n 1)
-# shellcheck disable=SC2086  # key=value words
-rec fuzz_connected $line
-dmesg | sed -n 's/.*fuzzfront: case=/case=/p' | while read -r line; do
-	# shellcheck disable=SC2086
-	rec fuzz $line
-done
-line=$(dmesg | sed -n 's/.*fuzzfront: done //p' | head -n 1)
-# shellcheck disable=SC2086
-rec fuzz_done $line
-# dom0 reads blkback's counters, then detaches xvdb: fuzzfront must close.
+# One awk for every line: "connected K=V...", "case=NAME K=V..." and
+# "done K=V..." become fuzz_connected, fuzz and fuzz_done records (the
+# done ones last), values as rec writes them.  A rec per line would fork
+# some thirty times a line, minutes in a PV domU under TCG.
+dmesg | awk '
+function val(v) {
+	if (v ~ /^(-?[0-9]+|true|false|null)$/)
+		return v
+	gsub(/\\/, "\\\\", v)
+	gsub(/"/, "\\\"", v)
+	return "\"" v "\""
+}
+{
+	at = index($0, "fuzzfront: ")
+	if (!at)
+		next
+	n = split(substr($0, at + 11), w, " ")
+	first = 2
+	if (w[1] == "connected")
+		name = "fuzz_connected"
+	else if (w[1] == "done")
+		name = "fuzz_done"
+	else if (w[1] ~ /^case=/) {
+		name = "fuzz"
+		first = 1
+	} else
+		next
+	line = "{\"record\": \"" name "\""
+	for (j = first; j <= n; j++) {
+		eq = index(w[j], "=")
+		if (eq)
+			line = line ", \"" substr(w[j], 1, eq - 1) "\": " val(substr(w[j], eq + 1))
+	}
+	line = line "}"
+	if (name == "fuzz_done")
+		done[++nd] = line
+	else
+		print line
+}
+END {
+	for (j = 1; j <= nd; j++)
+		print done[j]
+}' >> "$LAB_REC"
+# dom0 reads blkback's counters, then detaches every disk: fuzzfront must
+# close each.
 i=0
-while [ -e /sys/bus/xen/devices/vbd-51728 ] && [ $i -lt 300 ]; do
+while ls -d /sys/bus/xen/devices/vbd-* >/dev/null 2>&1 && [ $i -lt 450 ]; do
 	i=$((i + 1))
 	sleep 0.2
 done
-if [ -e /sys/bus/xen/devices/vbd-51728 ]; then
-	rec detached ok=false
-else
+left=$(ls -d /sys/bus/xen/devices/vbd-* 2>/dev/null | wc -l)
+if [ "$left" -eq 0 ]; then
 	rec detached ok=true
+else
+	rec detached ok=false left="$left"
 fi
