@@ -27,6 +27,8 @@ class LabTimeout(LabError):
 # Serial log lines after which the machine will never power off cleanly.
 FATAL_MARKERS = ("Kernel panic - not syncing", "Hardware Dom0 crashed", "lab-initramfs: FATAL",
                  "Panic on CPU")
+# Serial log lines of a machine that powered off (dom0's poweroff, then Xen's).
+POWEROFF_MARKERS = ("reboot: Power down", "Entering ACPI S5 state")
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,22 @@ def run(machine: Machine, timeout: float) -> float:
     if proc.returncode != 0:
         raise LabError(f"qemu exited {proc.returncode}: {out.strip()[-2000:]}\n"
                        + serial_tail(machine.serial_log))
+    if not powered_off(machine.serial_log):
+        # -no-reboot: a reset (a triple fault, a crash that printed
+        # nothing, a watchdog) also ends QEMU with status 0.
+        raise LabError(f"the lab machine reset instead of powering off (dom0 or Xen died "
+                       f"without a panic message) after {seconds:.0f}s; serial log "
+                       f"({machine.serial_log}) ends with:\n" + serial_tail(machine.serial_log))
     return seconds
+
+
+def powered_off(log: Path) -> bool:
+    """Whether the serial log shows the machine powering off."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(m in text for m in POWEROFF_MARKERS)
 
 
 def fatal_marker(log: Path) -> str:

@@ -85,8 +85,18 @@ def test_a_crashed_dom0_fails_at_once_not_at_the_bound(tmp_path, monkeypatch):
 
 
 def test_a_machine_that_powers_off_returns_its_run_time(tmp_path, monkeypatch):
-    fake_qemu(tmp_path, monkeypatch, "exit 0")
+    fake_qemu(tmp_path, monkeypatch, 'echo "[  9.1] reboot: Power down" >> "$log"\n'
+              'echo "(XEN) Entering ACPI S5 state." >> "$log"; exit 0')
     assert 0 <= qemu.run(machine(tmp_path), timeout=30) < 30
+
+
+def test_a_machine_that_resets_without_a_word_is_an_error_not_a_run(tmp_path, monkeypatch):
+    # -no-reboot turns a reset (e.g. a triple fault after a device wrote
+    # over memory) into QEMU exiting 0.
+    fake_qemu(tmp_path, monkeypatch, 'echo "[ 299.3] protection error, dev nvme0n1" >> "$log"; exit 0')
+    with pytest.raises(qemu.LabError, match="reset instead of powering off") as err:
+        qemu.run(machine(tmp_path), timeout=30)
+    assert "protection error, dev nvme0n1" in str(err.value)
 
 
 def test_qemu_failing_is_an_error_with_its_output(tmp_path, monkeypatch):
