@@ -38,6 +38,7 @@ DOM0_PACKAGES = (
     "busybox",
     "fdisk",     # sfdisk: a partition as a vbd backing (scenario nvme)
     "dmsetup",   # a device-mapper linear volume as a vbd backing (scenario nvme)
+    "sg3-utils",  # sg_raw: a WRITE without PI behind a DIX disk's back (scenario demo)
 )
 ROOM_MIB = 1536
 
