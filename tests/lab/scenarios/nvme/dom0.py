@@ -9,6 +9,7 @@ a dm-linear volume on it, and a scsi_debug disk whose own PI errors dom0
 switches on.
 """
 
+import time
 from pathlib import Path
 
 import labguest as lab
@@ -24,6 +25,9 @@ FRONT = {"max_indirect_segments": 256, "max_ring_page_order": 1, "feature_persis
 PART_START_MIB, PART_MIB = 1, 31
 LINEAR_START_MIB, LINEAR_MIB = 40, 24
 HOTPLUG = Path(__file__).resolve().parent / "vbd-hotplug"
+# One domU's bound from its start to its end, whatever phase it is stuck in
+# (about 2 minutes on an idle machine, 5 to 6 on a busy one).
+DOMU_BOUND = 480
 DEVID = {"xvdb": 51728, "xvdd": 51760, "xvde": 51776, "xvdf": 51792}
 RUNS = (
     # name, NVMe serial, expected profile, scsi_debug disk of the same kind
@@ -97,8 +101,25 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     sd_counts = {"before": sd_before}
     load_stats: dict = {}
 
+    deadline = time.monotonic() + DOMU_BOUND
+
+    def left(timeout: float) -> float:
+        return max(1.0, min(timeout, deadline - time.monotonic()))
+
     def stage(phase: str, timeout: float = 240) -> bool:
-        return started and domu.wait_record("ready", timeout, phase=phase) is not None
+        """Wait until the domU is ready for ``phase``; give up early when it
+        died or dom0's kernel is in trouble (a BUG or a GP fault in dom0
+        can leave it up, but never answering)."""
+        end = time.monotonic() + left(timeout)
+        while started and time.monotonic() < end:
+            wait = max(1.0, min(15.0, end - time.monotonic()))
+            if domu.wait_record("ready", wait, phase=phase) is not None:
+                return True
+            problems = lab.dom0_kernel_problems()
+            if problems or not lab.domain_exists(name):
+                s.fact(f"{name}_gave_up_at", {"phase": phase, "dom0_problems": problems[:5]})
+                return False
+        return False
 
     if stage("corrupt-reads"):
         nvme_counts["matrix"] = lab.nvme_pi_rejections()
@@ -130,7 +151,7 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
         lab.signal(box, "done")
     if Path("/sys/module/scsi_debug").exists():
         lab.scsi_debug_inject(0, 0)
-    run = domu.finish(120)
+    run = domu.finish(left(120))
     s.fact(f"{name}_blkback_stats", back)
     s.fact(f"{name}_injected", injected)
     s.fact(f"{name}_nvme_pi_rejections", nvme_counts)
