@@ -56,7 +56,8 @@ def start(name: str, disks: list[str], script: str, phase: str, what: str) -> la
     domu = lab.Domu(name, disks, script)
     domu.start()
     if not s.check(f"the {what} domU is up",
-                   domu.wait_record("ready", 300, phase=phase) is not None):
+                   domu.wait_record("ready", 300, phase=phase) is not None,
+                   create_error=domu.run.create_error):
         raise RuntimeError(f"the {what} domU never said it was ready")
     return domu
 
