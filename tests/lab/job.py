@@ -141,6 +141,10 @@ def job_description(scenario: Scenario, series: str, abi: str,
         "srcversion": {f: {"xen-blkback": modinfo(b.blkback, "srcversion"),
                            "xen-blkfront": modinfo(b.blkfront, "srcversion")}
                        for f, b in builds.items()},
+        # Which series each build carries (kmod/xendix-kbuild's modinfo field).
+        "xendix": {f: {"xen-blkback": modinfo(b.blkback, "xendix"),
+                       "xen-blkfront": modinfo(b.blkfront, "xendix")}
+                   for f, b in builds.items()},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ class LabTimeout(LabError):
 # Serial log lines after which the machine will never power off cleanly.
 FATAL_MARKERS = ("Kernel panic - not syncing", "Hardware Dom0 crashed", "lab-initramfs: FATAL",
                  "Panic on CPU")
+# A CPU stuck this long is a hung machine, not a slow one: TCG on a busy
+# host delays a vCPU by seconds, never by minutes.
+LOCKUP = re.compile(r"soft lockup - CPU#\d+ stuck for (\d+)s")
+LOCKUP_FATAL_S = 120
+# dom0-init prints this once our xen-blkback is loaded: a machine that
+# failed before it failed in Debian's code or the emulator, not in ours.
+BACKEND_LOADED = "lab-dom0: backend loaded"
 # Serial log lines of a machine that powered off (dom0's poweroff, then Xen's).
 POWEROFF_MARKERS = ("reboot: Power down", "Entering ACPI S5 state")
 
@@ -195,4 +203,15 @@ def fatal_marker(log: Path) -> str:
     for marker in FATAL_MARKERS:
         if marker in text:
             return marker
+    for stuck in LOCKUP.finditer(text):
+        if int(stuck.group(1)) >= LOCKUP_FATAL_S:
+            return stuck.group(0)
     return ""
+
+
+def reached_our_code(log: Path) -> bool:
+    """Whether dom0 got as far as loading our xen-blkback."""
+    try:
+        return BACKEND_LOADED in log.read_text(errors="replace")
+    except OSError:
+        return False

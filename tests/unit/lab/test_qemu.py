@@ -147,3 +147,28 @@ def test_an_nvme_image_holds_the_data_then_ff_metadata_for_every_block(tmp_path,
         assert f.read(16) == bytes(8) + b"\xff" * 8
         f.seek(blocks * lbs)
         assert set(f.read()) == {0xFF}
+
+
+def test_a_dom0_cpu_stuck_for_minutes_fails_at_once_not_at_the_bound(tmp_path, monkeypatch):
+    fake_qemu(tmp_path, monkeypatch,
+              'echo "[ 1066.8] watchdog: BUG: soft lockup - CPU#1 stuck for 983s! [ksoftirqd/1:21]"'
+              ' >> "$log"; exec sleep 600')
+    start = time.monotonic()
+    with pytest.raises(qemu.LabError, match="soft lockup - CPU#1 stuck for 983s"):
+        qemu.run(machine(tmp_path), timeout=300)
+    assert time.monotonic() - start < 30
+
+
+def test_a_vcpu_delayed_for_seconds_on_a_busy_host_is_not_fatal(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_text("[ 416.2] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [python3:812]\n")
+    assert qemu.fatal_marker(log) == ""
+
+
+def test_our_code_is_reached_once_dom0_init_loaded_the_backend(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_text("lab-dom0: up after 70.86s\n")
+    assert not qemu.reached_our_code(log)
+    log.write_text("lab-dom0: up after 70.86s\nlab-dom0: backend loaded: patched\n")
+    assert qemu.reached_our_code(log)
+    assert not qemu.reached_our_code(tmp_path / "missing.log")

@@ -1,4 +1,5 @@
-# The domU's half of the smoke scenario.
+# The pipeline: which xen-blkfront the domU runs, and 1 MiB of O_DIRECT I/O.
+rec module name=xen-blkfront srcversion="$(sysfs_value /sys/module/xen_blkfront/srcversion)"
 if wait_for /dev/xvdb 30; then
 	rec xvdb present=true size_sectors="$(cat /sys/block/xvdb/size)" \
 		integrity_format="$(sysfs_value /sys/block/xvdb/integrity/format)"
