@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from . import runner
+from lab.host import runner
+from lab.host import series as kseries
 
 _results: dict[tuple[str, str], runner.LabResult] = {}
 
 
 @pytest.fixture(scope="session")
 def lab_run():
-    """lab_run(name, series="6.1") boots the scenario once and caches its
+    """lab_run(name, series=None) boots the scenario once (on the oldest
+    series by default) and caches its
     result for every test that asks for it."""
 
-    def run(name: str, series: str = "6.1") -> runner.LabResult:
+    def run(name: str, series: str | None = None) -> runner.LabResult:
+        series = series or kseries.default()
         if (name, series) not in _results:
             result = runner.run(name, series)
             print(f"\nlab {name} ({series}): timings {result.timings}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import series as kseries
+
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.lab
 # Every test runs once per kernel series, e.g. test_...[6.1] and
 # test_...[6.12]; module scope groups the tests of a series together, so
 # that each scenario boots once per series.
-SERIES = ("6.1", "6.12")
+SERIES = tuple(kseries.names())  # every folder of patches/
 CASES = ("new-front-old-back", "old-front-new-back", "admin-disabled")
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import series as kseries
+
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
 
 # Every test runs once per kernel series; module scope groups the tests of
 # a series together, so that the scenario boots once per series.
-SERIES = ("6.1", "6.12")
+SERIES = tuple(kseries.names())  # every folder of patches/
 
 ERROR_ON_BOTH_SLOTS = [
     "a flagged READ followed by a plain READ slot: BLKIF_RSP_ERROR on both",

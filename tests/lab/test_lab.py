@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from . import debian, kmod, qemu, runner
+from lab.host import debian, kmod, qemu, runner
+from lab.host import series as kseries
 
 pytestmark = pytest.mark.lab
 
@@ -20,7 +21,7 @@ def passed(result: runner.LabResult, check: str) -> bool:
     return True
 
 
-SERIES = ("6.1", "6.12")
+SERIES = tuple(kseries.names())  # every folder of patches/
 
 
 @pytest.fixture(scope="module", params=SERIES)

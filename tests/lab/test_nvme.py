@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import series as kseries
+
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
 
-SERIES = ("6.1", "6.12")
+SERIES = tuple(kseries.names())  # every folder of patches/
 RUNS = ("type1-512", "type3-4096")
 
 

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import kmod
+from lab.host import kmod
+from lab.host import series as kseries
 
 SOURCE = kmod.FUZZFRONT / "fuzzfront.c"
-SERIES = ("6.1", "6.12")
+pytestmark = pytest.mark.kbuild
+SERIES = tuple(kseries.names())
 
 
-def checkpatch(tmp_path: Path, series: str = "6.1") -> Path:
+def checkpatch(tmp_path: Path, series: str = kseries.default()) -> Path:
     tarball = Path(f"/usr/src/linux-source-{series}.tar.xz")
     if not tarball.exists():
         pytest.skip(f"{tarball} is missing")

@@ -3,7 +3,7 @@ between domU and dom0, the record helper and the I/O tool."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import job
-
-GUEST = Path(job.__file__).parent / "guest"
-
+from lab.host import job
 
 @pytest.fixture(scope="module")
 def labguest():
-    spec = importlib.util.spec_from_file_location("labguest", GUEST / "labguest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["labguest"] = module
-    spec.loader.exec_module(module)
-    return module
+    """labguest as dom0 imports it: lab/dom0 and ctl/ on sys.path."""
+    sys.path[:0] = [str(job.DOM0), str(job.LAB.parent / "ctl")]
+    try:
+        return importlib.import_module("labguest")
+    finally:
+        del sys.path[:2]
 
 
 def test_tagged_console_lines_become_records_logs_and_dmesg(labguest):
@@ -65,7 +63,7 @@ def test_kernel_problems_are_bug_warning_and_oops(labguest, line, bad):
 
 def test_rec_writes_one_json_object_a_line(tmp_path):
     out = tmp_path / "rec"
-    subprocess.run(["sh", "-c", f'. {GUEST}/lablib.sh; rec xvdb present=true size=131072 '
+    subprocess.run(["sh", "-c", f'. {job.DOMU}/lablib.sh; rec xvdb present=true size=131072 '
                     'format=T10-DIF-TYPE1-CRC note="a \\"quoted\\" word" neg=-3'],
                    env={"LAB_REC": str(out), "PATH": "/usr/bin:/bin"}, check=True)
     assert json.loads(out.read_text()) == {
@@ -154,7 +152,7 @@ def test_blkfront_parameters_reach_the_domu_kernel_command_line(labguest):
 
 def test_domu_init_hands_the_parameters_to_xen_blkfront_only(tmp_path):
     # domu-init's own parsing, run on a fake /proc/cmdline.
-    init = (GUEST / "domu-init").read_text()
+    init = (job.DOMU / "domu-init").read_text()
     parse = init[init.index("arg() {"):init.index("script=$(arg script)")]
     cmdline = tmp_path / "cmdline"
     cmdline.write_text("console=hvc0 lab.script=x.sh lab.front=patched "
@@ -164,3 +162,17 @@ def test_domu_init_hands_the_parameters_to_xen_blkfront_only(tmp_path):
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["patched", "max_indirect_segments=256 max_ring_page_order=1"]
     assert '*/xen-blkfront.ko) set -- $params' in init
+
+
+def test_vbd_names_come_from_one_place(labguest):
+    assert labguest.XVDB == labguest.devid("xvdb") == 51728
+    assert labguest.backend_dir(7) == "/local/domain/0/backend/vbd/7/51728"
+    assert labguest.frontend_dir(7, labguest.devid("xvdc")) == "/local/domain/7/device/vbd/51744"
+    assert labguest.vbd_name(7) == "vbd-7-51728"
+
+
+def test_a_lean_disk_uses_the_hotplug_script_shipped_beside_labguest(labguest):
+    spec = labguest.lean_disk("/dev/sdd", "xvdb")
+    script = spec.split("script=")[1].split(",")[0]
+    assert Path(script) == job.DOM0 / "vbd-hotplug" and Path(script).stat().st_mode & 0o111
+    assert spec == f"format=raw,vdev=xvdb,access=rw,script={script},target=/dev/sdd"

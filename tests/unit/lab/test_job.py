@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import cache, job
+from lab.host import cache, job
+from lab.host.errors import ConfigError
 
 
 def test_every_scenario_has_a_dom0_half_and_a_description():
     names = job.available()
-    assert "smoke" in names
+    assert {"demo", "dix", "hostile", "nvme", "ctl"} <= set(names)
     for name in names:
         s = job.Scenario.load(name)
         assert (s.directory / "dom0.py").exists(), name
@@ -21,7 +22,7 @@ def test_every_scenario_has_a_dom0_half_and_a_description():
 
 
 def test_an_unknown_scenario_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown scenario 'nope' \(known: .*smoke"):
+    with pytest.raises(ConfigError, match=r"unknown scenario 'nope' \(known: .*dix"):
         job.Scenario.load("nope")
 
 
@@ -68,11 +69,11 @@ def test_the_cache_lives_where_xendix_lab_cache_says(tmp_path, monkeypatch):
 def test_a_scenario_asks_for_nvme_disks_by_pi_type_and_block_size():
     s = job.Scenario.load("nvme")
     assert [(n.serial, n.pi, n.lbs) for n in s.nvme] == [("dix0", 1, 512), ("dix1", 3, 4096)]
-    assert job.Scenario.load("smoke").nvme == ()
+    assert job.Scenario.load("dix").nvme == ()
 
 
 @pytest.mark.parametrize("entry", [{"pi": 5}, {"lbs": 2048}, {"size_mib": 1}, {"pl": 1},
                                    {"iops": -1}])
 def test_a_bad_nvme_entry_is_refused(entry):
-    with pytest.raises(ValueError, match=r"nvme\[0\]"):
+    with pytest.raises(ConfigError, match=r"nvme\[0\]"):
         job.NvmeSpec.parse(0, entry)

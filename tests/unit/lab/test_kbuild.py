@@ -1,5 +1,6 @@
 """The module build from Debian's sources (kmod/xendix-kbuild).  These run
-the real script against the installed linux-source and headers."""
+the real script against the installed linux-source and headers (marker
+``kbuild``; a test that needs a series' source package skips without it)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import kmod
+from lab.host import kmod
+from lab.host import series as kseries
+
+pytestmark = pytest.mark.kbuild
+SERIES = kseries.names()
+OLDEST = kseries.default()
 
 KBUILD = kmod.REPO / "kmod" / "xendix-kbuild"
 MODINFO = shutil.which("modinfo", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 
 
 def needs_source(series: str) -> pytest.MarkDecorator:
-    """Skip, saying why, where Debian's linux-source-<series> is not installed."""
-    tarball = Path(f"/usr/src/linux-source-{series}.tar.xz")
+    """Skip, saying why, where the series' Debian source package is not installed."""
+    source = kseries.load(series).source
+    tarball = Path(f"/usr/src/{source}.tar.xz")
     return pytest.mark.skipif(not tarball.exists(),
-                              reason=f"{tarball} is missing: apt-get install linux-source-{series}")
+                              reason=f"{tarball} is missing: apt-get install {source}")
 
 
 needs_modinfo = pytest.mark.skipif(MODINFO is None, reason="modinfo (kmod) is not installed")
@@ -68,7 +75,7 @@ SMALL_PATCH = (
     "@@ -1,3 +1,4 @@\n+/* xen-dix was here */\n {h1}\n {h2}\n {h3}\n")
 
 
-def small_series(folder: Path, series: str = "6.1") -> Path:
+def small_series(folder: Path, series: str = OLDEST) -> Path:
     """A one-patch series that adds a comment to the top of blkfront and blkif.h."""
     pristine = folder / "pristine"
     kbuild("--series", series, "--no-patches", "--build-dir", str(pristine), "--extract-only",
@@ -84,7 +91,7 @@ def small_series(folder: Path, series: str = "6.1") -> Path:
 
 
 def test_the_abi_is_resolved_from_the_metapackages_not_hard_coded():
-    for series in ("6.1", "6.12"):
+    for series in SERIES:
         proc = kbuild("--series", series, "--print-abi")
         assert proc.returncode == 0, proc.stderr
         abi = proc.stdout.strip()
@@ -94,23 +101,24 @@ def test_the_abi_is_resolved_from_the_metapackages_not_hard_coded():
 def test_an_unknown_series_is_refused_in_one_line():
     proc = kbuild("--series", "6.3")
     assert proc.returncode != 0
-    assert proc.stderr.strip() == "xendix-kbuild: unknown kernel series '6.3' (known: 6.1, 6.12)"
+    assert proc.stderr.strip() == \
+        f"xendix-kbuild: unknown kernel series '6.3' (known: {', '.join(SERIES)})"
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 @needs_modinfo
 @pytest.mark.parametrize("stock", ["--patch-dir=empty", "--no-patches"])
 def test_a_stock_build_has_both_modules_from_debian_sources_and_says_patches_0(tmp_path, stock):
     empty = tmp_path / "patches"
     empty.mkdir()
     args = ["--patch-dir", str(empty)] if stock == "--patch-dir=empty" else ["--no-patches"]
-    proc = kbuild("--series", "6.1", *args, "--build-dir", str(tmp_path / "b"))
+    proc = kbuild("--series", OLDEST, *args, "--build-dir", str(tmp_path / "b"))
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip().splitlines()[-1])
     assert (out / "xen-blkfront.ko").exists() and (out / "xen-blkback.ko").exists()
     assert "0 patch(es) applied" in proc.stderr
     for m in kmod.MODULES:
-        assert xendix_field(out / m) == "series=6.1 patches=0 sha256=none", m
+        assert xendix_field(out / m) == f"series={OLDEST} patches=0 sha256=none", m
     assert b"feature-data-integrity" not in (out / "xen-blkback.ko").read_bytes()
     # Only the xen-block files are extracted, never the whole tree; the
     # generated files hold nothing but the modinfo field.
@@ -120,7 +128,7 @@ def test_a_stock_build_has_both_modules_from_debian_sources_and_says_patches_0(t
                      "xendix-series-xen-blkfront.c"]
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 def test_a_patch_that_does_not_apply_stops_the_build_with_its_name(tmp_path):
     series = tmp_path / "patches"
     series.mkdir()
@@ -128,14 +136,14 @@ def test_a_patch_that_does_not_apply_stops_the_build_with_its_name(tmp_path):
         "Subject: [PATCH] wrong\n\n---\n"
         "--- a/drivers/block/xen-blkfront.c\n+++ b/drivers/block/xen-blkfront.c\n"
         "@@ -1,3 +1,3 @@\n this line\n-is not\n+in the file\n at all\n")
-    proc = kbuild("--series", "6.1", "--patch-dir", str(series), "--build-dir", str(tmp_path / "b"))
+    proc = kbuild("--series", OLDEST, "--patch-dir", str(series), "--build-dir", str(tmp_path / "b"))
     assert proc.returncode != 0
-    assert "xendix-kbuild: patch 0001-wrong-context.patch does not apply to linux-source-6.1" \
+    assert f"xendix-kbuild: patch 0001-wrong-context.patch does not apply to {kseries.load(OLDEST).source}" \
         in proc.stderr
     assert not (tmp_path / "b" / "xen-blkfront.ko").exists()
 
 
-@pytest.mark.parametrize("series", ["6.1", "6.12"])
+@pytest.mark.parametrize("series", SERIES)
 def test_the_patch_series_applies_with_git_am(tmp_path, series):
     """patches/<series> is a git am-able series on the pristine files."""
     patches = kmod.patch_files(series)
@@ -152,12 +160,12 @@ def test_the_patch_series_applies_with_git_am(tmp_path, series):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 @needs_dkms
 @needs_modinfo
 def test_dkms_builds_both_modules_for_an_installed_kernel_and_they_carry_the_series(tmp_path):
     """dkms.conf drives the same build for a kernel DKMS names."""
-    abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
+    abi = kbuild("--series", OLDEST, "--print-abi").stdout.strip()
     src = tmp_path / "src" / "xen-dix-0.1.0"
     files = subprocess.run(["git", "ls-files"], cwd=kmod.REPO, capture_output=True, text=True,
                            check=True).stdout.split()
@@ -175,10 +183,10 @@ def test_dkms_builds_both_modules_for_an_installed_kernel_and_they_carry_the_ser
     built = tmp_path / "tree" / "xen-dix" / "0.1.0" / abi / "x86_64" / "module"
     assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]
     # What DKMS built carries patches/6.1, not Debian's stock drivers.
-    assert_carries_the_series(built, "6.1")
+    assert_carries_the_series(built, OLDEST)
 
 
-@pytest.mark.parametrize("series", ["6.1", "6.12"])
+@pytest.mark.parametrize("series", SERIES)
 def test_every_patch_is_checkpatch_strict_clean(series):
     if not kmod.patch_files(series):
         pytest.skip(f"patches/{series} is empty")
@@ -187,7 +195,7 @@ def test_every_patch_is_checkpatch_strict_clean(series):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("series", ["6.1", "6.12"])
+@pytest.mark.parametrize("series", SERIES)
 def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
     """`make C=2`: sparse and the compiler say nothing about our drivers."""
     if not kmod.patch_files(series):
@@ -199,7 +207,7 @@ def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
     assert not noise, "\n".join(noise)
 
 
-@pytest.mark.parametrize("series", ["6.1", "6.12"])
+@pytest.mark.parametrize("series", SERIES)
 def test_the_series_has_a_cover_letter(series):
     patches = kmod.REPO / "patches" / series
     if not kmod.patch_files(series):
@@ -209,37 +217,37 @@ def test_the_series_has_a_cover_letter(series):
     assert "*** BLURB HERE ***" not in cover
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 @needs_modinfo
 def test_the_readmes_command_in_the_checkout_builds_modules_that_carry_the_series():
     """`make -C kmod KSERIES=6.1` from the top of the git checkout, build folder
     build/6.1/<abi>/ inside the work tree: both modules name patches/6.1."""
-    abi = kbuild("--series", "6.1", "--print-abi").stdout.strip()
-    proc = subprocess.run(["make", "-C", "kmod", "KSERIES=6.1"], cwd=kmod.REPO,
+    abi = kbuild("--series", OLDEST, "--print-abi").stdout.strip()
+    proc = subprocess.run(["make", "-C", "kmod", f"KSERIES={OLDEST}"], cwd=kmod.REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = kmod.REPO / "build" / "6.1" / abi
+    out = kmod.REPO / "build" / OLDEST / abi
     assert proc.stdout.strip().splitlines()[-2] == str(out)  # before make's "Leaving directory"
-    assert f"10 patch(es) applied ({series_field('6.1')})" in proc.stdout + proc.stderr
-    assert_carries_the_series(out, "6.1")
+    assert f"10 patch(es) applied ({series_field(OLDEST)})" in proc.stdout + proc.stderr
+    assert_carries_the_series(out, OLDEST)
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 def test_a_build_folder_inside_a_git_work_tree_gets_every_file_of_every_patch(tmp_path):
     """git apply in a subfolder of a work tree skips paths outside it: not ours."""
     patches = small_series(tmp_path)
     repo = tmp_path / "checkout"
     (repo / "build").mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    out = repo / "build" / "6.1" / "abi"
-    proc = kbuild("--series", "6.1", "--patch-dir", str(patches), "--build-dir", str(out),
+    out = repo / "build" / OLDEST / "abi"
+    proc = kbuild("--series", OLDEST, "--patch-dir", str(patches), "--build-dir", str(out),
                   "--extract-only", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     for f in ("drivers/block/xen-blkfront.c", "include/xen/interface/io/blkif.h"):
         assert (out / f).read_text().startswith("/* xen-dix was here */\n"), f
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 def test_a_patch_that_git_apply_reports_applied_but_did_not_apply_stops_the_build(tmp_path):
     """Never trust a silent apply: a git that says yes and writes nothing."""
     patches = small_series(tmp_path)
@@ -251,16 +259,48 @@ def test_a_patch_that_git_apply_reports_applied_but_did_not_apply_stops_the_buil
                     "exit 0\n" % real)
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
-    proc = kbuild("--series", "6.1", "--patch-dir", str(patches), "--build-dir",
+    proc = kbuild("--series", OLDEST, "--patch-dir", str(patches), "--build-dir",
                   str(tmp_path / "b"), "--extract-only", env=env)
     assert proc.returncode != 0
     assert ("xendix-kbuild: patch 0001-two-files.patch did not change "
             "drivers/block/xen-blkfront.c although git apply succeeded") in proc.stderr
 
 
-@needs_source("6.1")
+@needs_source(OLDEST)
 def test_a_patch_folder_that_does_not_exist_is_refused_not_built_stock(tmp_path):
-    proc = kbuild("--series", "6.1", "--patch-dir", str(tmp_path / "typo"),
+    proc = kbuild("--series", OLDEST, "--patch-dir", str(tmp_path / "typo"),
                   "--build-dir", str(tmp_path / "b"))
     assert proc.returncode != 0
     assert proc.stderr.strip() == f"xendix-kbuild: patch folder {tmp_path / 'typo'} does not exist"
+
+
+def test_the_build_and_the_lab_read_the_same_series_conf():
+    """kmod/xendix-kbuild (bash) and lab/host/series.py (tomllib) agree on
+    every series' packages."""
+    listed = kbuild("--print-packages").stdout.split("\n")
+    assert [line.split() for line in listed if line] == \
+        [[kseries.load(s).source, kseries.load(s).headers] for s in SERIES]
+    assert kbuild("--list-series").stdout.split() == SERIES
+
+
+def test_a_new_series_is_one_folder(tmp_path, monkeypatch):
+    """A third kernel series needs patches/<series>/series.conf and its
+    patches, and no code change: the build, ./run's package list and the
+    lab's parametrisation all find it."""
+    repo = tmp_path / "repo"
+    shutil.copytree(kmod.REPO / "kmod", repo / "kmod")
+    shutil.copytree(kmod.REPO / "patches" / OLDEST, repo / "patches" / OLDEST)
+    new = repo / "patches" / "6.16"
+    new.mkdir()
+    (new / "series.conf").write_text('source = "linux-source-6.16"\n'
+                                     'headers = "linux-headers-6.16-amd64"  # a comment\n')
+    (new / "0001-a.patch").write_text("")
+    (new / "0000-cover-letter.patch").write_text("")
+    script = repo / "kmod" / "xendix-kbuild"
+    run = lambda *a: subprocess.run([str(script), *a], capture_output=True, text=True)  # noqa: E731
+    assert run("--list-series").stdout.split() == [OLDEST, "6.16"]
+    assert "linux-source-6.16 linux-headers-6.16-amd64" in run("--print-packages").stdout
+    assert run("--series", "6.16", "--list-patches").stdout.split() == [str(new / "0001-a.patch")]
+    monkeypatch.setattr(kseries, "PATCHES", repo / "patches")
+    assert kseries.names() == [OLDEST, "6.16"]
+    assert kseries.load("6.16").headers == "linux-headers-6.16-amd64"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import qemu
+from lab.host import qemu
+from lab.host.errors import ConfigError
 
 
 def machine(tmp_path: Path) -> qemu.Machine:
@@ -47,7 +48,7 @@ def test_disks_are_named_by_model_and_the_image_stays_pristine(tmp_path):
 def test_more_than_four_disks_is_refused(tmp_path):
     m = machine(tmp_path)
     m.drives = [qemu.Drive(tmp_path / f"{i}.img", f"D{i}") for i in range(5)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         m.argv()
 
 
@@ -132,7 +133,7 @@ def test_a_machine_without_nvme_has_no_nvme_device(tmp_path):
 
 @pytest.mark.parametrize("pi, lbs", [(4, 512), (1, 520), (1, 1024)])
 def test_an_nvme_disk_qemu_or_linux_cannot_protect_is_refused(tmp_path, pi, lbs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         qemu.NvmeDisk(tmp_path / "n.img", "dix0", pi=pi, lbs=lbs)
 
 

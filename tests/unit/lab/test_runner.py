@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import qemu, runner
+from lab.host import qemu, runner
 
 
 def machine(tmp_path: Path) -> qemu.Machine:

@@ -1,0 +1,65 @@
+"""Drive the lab by hand.
+
+    python -m lab list
+    python -m lab build [--series SERIES]
+    python -m lab run SCENARIO [--series SERIES] [--patch-dir DIR] [--json]
+
+SERIES is a folder of patches/ (the oldest by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .host import job, runner, series
+from .host.errors import LabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the scenarios")
+    b = sub.add_parser("build", help="build the modules and images only")
+    b.add_argument("--series", default=series.default(), choices=series.names())
+    r = sub.add_parser("run", help="boot the lab and run a scenario")
+    r.add_argument("scenario")
+    r.add_argument("--series", default=series.default(), choices=series.names())
+    r.add_argument("--patch-dir", type=Path, default=None,
+                   help="a patch series to build instead of patches/SERIES")
+    r.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            for name in job.available():
+                print(f"{name}: {job.Scenario.load(name).description.splitlines()[0]}")
+            return 0
+        if args.command == "build":
+            target = runner.prepare(args.series)
+            for key in ("abi", "xen", "kernel", "initrd", "rootfs"):
+                print(f"{key}: {getattr(target, key)}")
+            for flavour, build in target.builds.items():
+                print(f"modules ({flavour}): {build.directory}")
+            print(f"timings: {target.timings}")
+            return 0
+        result = runner.run(args.scenario, args.series, patch_dir=args.patch_dir)
+    except LabError as e:
+        print(f"lab: {e.headline}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"facts": result.facts, "checks": result.checks,
+                          "timings": result.timings}, indent=2, default=str))
+    else:
+        for c in result.checks:
+            print(f"{'PASS' if c['ok'] else 'FAIL'}  {c['name']}")
+        print(f"timings: {result.timings}")
+        print(f"artifacts: {result.artifacts}")
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

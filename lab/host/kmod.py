@@ -1,0 +1,134 @@
+"""Our xen-blkfront/xen-blkback builds, cached by their inputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import debian
+from .cache import cache_root, key
+from .errors import BuildError, ConfigError
+
+REPO = debian.REPO
+FUZZFRONT = REPO / "lab" / "domu" / "fuzzfront"
+KBUILD = REPO / "kmod" / "xendix-kbuild"
+MODULES = ("xen-blkfront.ko", "xen-blkback.ko")
+FLAVOURS = ("patched", "stock")
+
+
+
+
+@dataclass(frozen=True)
+class ModuleBuild:
+    """One build of both drivers: ``patched`` has patches/<series>,
+    ``stock`` is the same source with no patches."""
+
+    series: str
+    abi: str
+    flavour: str
+    directory: Path
+
+    @property
+    def blkfront(self) -> Path:
+        return self.directory / "xen-blkfront.ko"
+
+    @property
+    def blkback(self) -> Path:
+        return self.directory / "xen-blkback.ko"
+
+
+def patch_files(series: str, patch_dir: Path | None = None) -> list[Path]:
+    """The patches of a series, in the order xendix-kbuild applies them."""
+    where = ["--patch-dir", str(patch_dir)] if patch_dir else ["--series", series]
+    proc = subprocess.run([str(KBUILD), "--list-patches", *where],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(proc.stderr.strip())
+    return [Path(line) for line in proc.stdout.splitlines()]
+
+
+def build_key(series: str, abi: str, flavour: str, patch_dir: Path | None = None) -> str:
+    """Everything a build depends on: sources, patches, Kbuild, headers."""
+    patches = patch_files(series, patch_dir) if flavour == "patched" else []
+    return key(
+        series,
+        abi,
+        flavour,
+        debian.candidate_version(f"linux-source-{series}"),
+        debian.candidate_version(f"linux-headers-{abi}"),
+        REPO / "Kbuild",
+        KBUILD,
+        *patches,
+    )
+
+
+def build(series: str, flavour: str = "patched", abi: str | None = None,
+          patch_dir: Path | None = None) -> ModuleBuild:
+    """Build (or reuse from the cache) both modules for ``series``."""
+    if flavour not in FLAVOURS:
+        raise ConfigError(f"unknown flavour {flavour!r}")
+    abi = abi or debian.kernel_abi(series)
+    out = cache_root() / "kmod" / f"{series}-{flavour}-{build_key(series, abi, flavour, patch_dir)}"
+    if not all((out / m).exists() for m in MODULES):
+        work = cache_root() / "kmod" / "work"
+        argv = [str(KBUILD), "--kver", abi, "--build-dir", str(work)]
+        if flavour == "stock":
+            argv.append("--no-patches")
+        elif patch_dir is not None:
+            argv += ["--patch-dir", str(patch_dir)]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
+                             else f"xendix-kbuild exited {proc.returncode}")
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for m in MODULES:
+            shutil.copy2(work / m, tmp / m)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        shutil.rmtree(work, ignore_errors=True)
+    return ModuleBuild(series, abi, flavour, out)
+
+
+def build_fuzzfront(series: str, abi: str | None = None,
+                    patch_dir: Path | None = None) -> Path:
+    """Build (or reuse from the cache) the lab's hostile frontend,
+    lab/domu/fuzzfront, against the same kernel headers as our
+    drivers and the series' patched blkif.h.  Returns fuzzfront.ko."""
+    abi = abi or debian.kernel_abi(series)
+    sources = [FUZZFRONT / "fuzzfront.c", FUZZFRONT / "Kbuild"]
+    k = key("fuzzfront", build_key(series, abi, "patched", patch_dir), *sources)
+    out = cache_root() / "kmod" / f"fuzzfront-{series}-{k}"
+    ko = out / "fuzzfront.ko"
+    if not ko.exists():
+        work = cache_root() / "kmod" / "fuzz-work"
+        argv = [str(KBUILD), "--kver", abi, "--build-dir", str(work),
+                "--extract-only"]
+        if patch_dir is not None:
+            argv += ["--patch-dir", str(patch_dir)]
+        steps = [argv, ["make", "-s", "-C", f"/lib/modules/{abi}/build", f"M={work}", "modules"]]
+        for i, step in enumerate(steps):
+            if i == 1:
+                for src in sources:
+                    shutil.copy2(src, work / src.name)
+            proc = subprocess.run(step, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"fuzzfront: {proc.stderr.strip()[-2000:]}"
+                                 or f"{step[0]} exited {proc.returncode}")
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        shutil.copy2(work / "fuzzfront.ko", tmp / "fuzzfront.ko")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        shutil.rmtree(work, ignore_errors=True)
+    return ko
+
+
+def modinfo(ko: Path, field: str) -> str:
+    """One field of a module's .modinfo (e.g. ``srcversion``, ``depends``)."""
+    proc = subprocess.run(["modinfo", "-F", field, str(ko)], capture_output=True, text=True, check=True)
+    return proc.stdout.strip()

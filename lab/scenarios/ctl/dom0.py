@@ -1,0 +1,245 @@
+"""xendix, the dom0 control plane, run for real against xenstored and udev."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import labguest as lab
+
+s = lab.Scenario()
+XVDA, XVDB, XVDC = (lab.devid(v) for v in ("xvda", "xvdb", "xvdc"))
+POLICY = Path("/etc/xendix/policy.toml")
+UDEV_LOG = "/run/xendix-udev.log"
+
+
+def xendix(*args: str, env: dict | None = None, nobody: bool = False,
+           timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run ``python3 -m xendix ARGS`` in dom0 (as nobody with ``nobody``)."""
+    argv = ["python3", "-m", "xendix", *args]
+    if nobody:
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+    full_env = {**os.environ, **(env or {})}
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=full_env,
+                              cwd="/")
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(argv, -1, e.stdout or "", f"timeout after {timeout}s")
+
+
+def summary(p: subprocess.CompletedProcess) -> dict:
+    return {"argv": p.args[-6:], "rc": p.returncode, "stdout": p.stdout[-3000:],
+            "stderr": p.stderr[-2000:]}
+
+
+def status_json(*args: str) -> list[dict]:
+    p = xendix("status", "--json", *args)
+    try:
+        return json.loads(p.stdout)["vbds"]
+    except (ValueError, KeyError):
+        s.fact(f"status_failed_{len(s.facts)}", summary(p))
+        return []
+
+
+def by_devid(vbds: list[dict]) -> dict[int, dict]:
+    return {v["devid"]: v for v in vbds}
+
+
+def xs_tree(path: str) -> str:
+    return lab.sh("xenstore-ls", "-f", path, check=False, timeout=20).stdout
+
+
+def start(name: str, disks: list[str], script: str, phase: str, what: str) -> lab.Domu:
+    """Create a domU and wait until its script says it is ready for ``phase``."""
+    domu = lab.Domu(name, disks, script)
+    domu.start()
+    if not s.check(f"the {what} domU is up",
+                   domu.wait_record("ready", 300, phase=phase) is not None,
+                   create_error=domu.run.create_error):
+        raise RuntimeError(f"the {what} domU never said it was ready")
+    return domu
+
+
+def one_line(p: subprocess.CompletedProcess) -> bool:
+    err = p.stderr.strip()
+    return err.startswith("xendix: ") and "\n" not in err
+
+
+# -- disks: a DIX disk, a plain RAM disk and the mailbox ---------------------
+lab.sh("modprobe", "brd", "rd_nr=2", "rd_size=16384")
+lab.wait_until(lambda: Path("/dev/ram1").exists(), 10)
+disk = lab.scsi_debug(dev_size_mb=32, dif=1, dix=1)
+box = lab.mailbox()  # /dev/ram0
+plain = "/dev/ram1"
+dom0_profile = s.fact("dom0_profile", lab.integrity(disk))
+s.fact("plain_profile", lab.integrity(plain))
+
+try:
+    # -- Part 1: status, then disable/enable --now --------------------------
+    domu = start("ctl1", [lab.lean_disk(plain, "xvda"), lab.lean_disk(disk, "xvdb"), lab.lean_disk(box, "xvdc")],
+                 "domu-ctl-toggle.sh", "initial", "toggle")
+    domid = domu.domid
+    guest0 = (domu.wait_record("profile", 5, phase="initial") or {})
+    table = xendix("status")
+    s.fact("xendix_status_table", table.stdout)
+    s.check("xendix status runs as root in dom0", table.returncode == 0, run=summary(table))
+    vbds = by_devid(status_json())
+    s.fact("xendix_status_json_xvdb", vbds.get(XVDB))
+    xvdb = vbds.get(XVDB, {})
+    s.check("xendix status lists the domU's three vbds with their vdev names",
+            {d: v["vdev"] for d, v in vbds.items()} == {XVDA: "xvda", XVDB: "xvdb", XVDC: "xvdc"},
+            vbds=sorted(vbds))
+    s.check("xendix status names the backing disk and its profile",
+            (xvdb.get("backing") or {}).get("device") == Path(disk).name
+            and xvdb["backing"]["integrity"]["format"] == dom0_profile["format"], xvdb=xvdb)
+    guest_has = guest0.get("format", "none") != "none"
+    s.check("xendix status --json matches what the domU shows",
+            (xvdb.get("verdict") == "protected") == guest_has and (
+                not guest_has or xvdb["backend"]["profile"]["format"] == guest0.get("format")),
+            domu=guest0, verdict=xvdb.get("verdict"), backend=xvdb.get("backend"))
+    s.check("xendix status: xvdb is protected", xvdb.get("verdict") == "protected",
+            verdict=xvdb.get("verdict"), reason=xvdb.get("reason"))
+    s.check("xendix status: the RAM disks are unsupported-disk",
+            [vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)] == ["unsupported-disk"] * 2,
+            verdicts=[vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)])
+
+    devs = xendix("devices", "--json")
+    try:
+        dev_rows = {d["device"]: d for d in json.loads(devs.stdout)["devices"]}
+    except (ValueError, KeyError):
+        dev_rows = {}
+    s.fact("xendix_devices", {k: dev_rows.get(Path(k).name) for k in (disk, plain)})
+    dix_row, plain_row = dev_rows.get(Path(disk).name, {}), dev_rows.get("ram1", {})
+    s.check("xendix devices: the DIX disk is capable and backs ctl1:xvdb, the RAM disk is not capable",
+            dix_row.get("integrity", {}).get("known") is True and dix_row.get("used_by") == ["ctl1:xvdb"]
+            and plain_row.get("integrity", {}).get("known") is False
+            and plain_row.get("used_by") == ["ctl1:xvda"], run=summary(devs))
+
+    # Errors, while everything is connected: exit code, one line, no write.
+    be_tree = f"/local/domain/0/backend/vbd/{domid}"
+    before = xs_tree(be_tree)
+    ctl_copy = Path("/tmp/xendix-ctl")
+    shutil.copytree("/lab/ctl", ctl_copy, dirs_exist_ok=True)
+    lab.sh("chmod", "-R", "a+rX", str(ctl_copy))
+    bad_policy = Path("/tmp/bad-policy.toml")
+    bad_policy.write_text('[default]\ndix = "sometimes"\n')
+    errors = {
+        "not root": (xendix("disable", "ctl1", "xvdb", nobody=True,
+                            env={"PYTHONPATH": str(ctl_copy)}), 3),
+        "no xenstored": (xendix("disable", "ctl1", "xvdb",
+                                env={"XENSTORED_PATH": "/run/no-xenstored/socket"}), 4),
+        "unknown domain": (xendix("disable", "nosuch", "xvdb"), 6),
+        "unknown vdev": (xendix("disable", "ctl1", "xvdq"), 6),
+        "malformed policy": (xendix("apply", "--policy", str(bad_policy), "ctl1", "xvdb"), 7),
+        "--now on the root disk": (xendix("disable", "ctl1", "xvda", "--now"), 8),
+    }
+    for name, (p, code) in errors.items():
+        s.check(f"error {name}: exit {code} and one line on stderr",
+                p.returncode == code and one_line(p), run=summary(p))
+    after = xs_tree(be_tree)
+    s.check("no error wrote anything to xenstore", before == after and "data-integrity-enable" not in after,
+            before=before[-1500:], after=after[-1500:])
+
+    # A monitor sees the re-attach.
+    mon_out = open("/run/xendix-monitor.jsonl", "w")
+    monitor = subprocess.Popen(["python3", "-u", "-m", "xendix", "monitor", "--json", "--timeout", "400"],
+                               stdout=mon_out, stderr=subprocess.STDOUT, cwd="/")
+    time.sleep(3)
+
+    off = xendix("disable", "ctl1", "xvdb", "--now", "--json")
+    s.fact("disable_now", summary(off))
+    s.check("xendix disable --now succeeds", off.returncode == 0, run=summary(off))
+    s.check("the toggle is 0 in the re-attached backend",
+            lab.xs_read(f"{domu.backend()}/data-integrity-enable") == "0")
+    xvdb_off = by_devid(status_json("ctl1", "xvdb")).get(XVDB, {})
+    s.fact("status_after_disable", {k: xvdb_off.get(k) for k in ("verdict", "reason", "admin")})
+    lab.signal(box, "disabled")
+    domu.wait_record("ready", 120, phase="disabled")
+    guest_off = domu.wait_record("profile", 5, phase="disabled") or {}
+    s.check("after disable --now the domU has lost the integrity profile",
+            guest_off.get("format") == "none" and xvdb_off.get("verdict") == "off",
+            domu=guest_off, verdict=xvdb_off.get("verdict"))
+
+    on = xendix("enable", "ctl1", "xvdb", "--now", "--json")
+    s.fact("enable_now", summary(on))
+    s.check("xendix enable --now succeeds", on.returncode == 0, run=summary(on))
+    xvdb_on = by_devid(status_json("ctl1", "xvdb")).get(XVDB, {})
+    lab.signal(box, "enabled")
+    domu.wait_record("ready", 120, phase="enabled")
+    guest_on = domu.wait_record("profile", 5, phase="enabled") or {}
+    s.check("after enable --now the domU has its profile back",
+            guest_on.get("format") == dom0_profile["format"] and xvdb_on.get("verdict") == "protected",
+            domu=guest_on, verdict=xvdb_on.get("verdict"), reason=xvdb_on.get("reason"))
+
+    monitor.terminate()
+    try:
+        monitor.wait(10)
+    except subprocess.TimeoutExpired:
+        monitor.kill()
+    mon_out.close()
+    events = []
+    for line in Path("/run/xendix-monitor.jsonl").read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            events.append({"unparsable": line})
+    s.fact("monitor_events", events[:60])
+    mine = [e for e in events if e.get("vbd") == f"vbd-{domid}-{XVDB}"]
+    seen = {(e["source"], e["event"]) for e in mine}
+    s.check("xendix monitor saw the re-attach from xenstore and from udev",
+            {("xenstore", "remove"), ("xenstore", "add"), ("udev", "remove"), ("udev", "add")} <= seen
+            and any(e.get("event") == "state" and e.get("value") == "4" for e in mine),
+            seen=sorted(seen))
+
+    lab.signal(box, "bye")
+    run1 = domu.finish(180)
+    s.check("the toggle domU ran its script and powered off", run1.finished,
+            exit_status=run1.exit_status, timed_out=run1.timed_out, log=run1.script_log[-10:])
+    s.fact("toggle_domu_profiles", run1.record("profile"))
+    s.check("no BUG, WARNING or Oops in the toggle domU", not run1.kernel_problems(),
+            lines=run1.kernel_problems())
+    s.check("after the toggle domU, only dom0 is left", lab.only_dom0_left())
+
+    # -- Part 2: a udev rule and an auto policy, no manual step -------------
+    POLICY.parent.mkdir(parents=True, exist_ok=True)
+    POLICY.write_text('[default]\ndix = "auto"\n')
+    inst = xendix("udev", "install", "--log", UDEV_LOG)
+    s.fact("udev_install", summary(inst))
+    rule = Path("/etc/udev/rules.d/65-xendix.rules")
+    s.check("xendix udev install writes the rule and reloads udev",
+            inst.returncode == 0 and rule.exists() and "udev reloaded" in inst.stdout,
+            run=summary(inst), rule=rule.read_text() if rule.exists() else None)
+    lab.signal(box, "")
+    domu2 = start("ctl2", [lab.lean_disk(disk, "xvdb"), lab.lean_disk(plain, "xvdc"), lab.lean_disk(box, "xvdd")],
+                  "domu-ctl-policy.sh", "policy", "policy")
+    table2 = xendix("status", "ctl2")
+    s.fact("xendix_status_table_policy", table2.stdout)
+    vbds2 = by_devid(status_json("ctl2"))
+    toggles = {d: lab.xs_read(f"{domu2.backend(d)}/data-integrity-enable") for d in (XVDB, XVDC, 51760)}
+    s.fact("policy_toggles", toggles)
+    s.fact("udev_log", lab.read(UDEV_LOG))
+    s.check("udev ran xendix apply for every new vbd: 1 on the DIX disk, 0 on the plain ones",
+            toggles == {XVDB: "1", XVDC: "0", 51760: "0"}, toggles=toggles, log=lab.read(UDEV_LOG))
+    verdicts = {d: v["verdict"] for d, v in vbds2.items()}
+    s.check("exactly one protected disk, the DIX one",
+            [d for d, v in verdicts.items() if v == "protected"] == [XVDB], verdicts=verdicts)
+    lab.signal(box, "bye")
+    run2 = domu2.finish(180)
+    profiles = {r.get("disk"): r.get("format") for r in run2.record("profile")}
+    s.fact("policy_domu_profiles", profiles)
+    s.check("the domU sees a profile on xvdb only",
+            profiles == {"xvdb": dom0_profile["format"], "xvdc": "none"}, profiles=profiles)
+    io = run2.record("io")
+    s.check("O_DIRECT I/O works on the protected disk", run2.finished and len(io) == 2
+            and all(r["ok"] for r in io), io=io)
+    s.check("no BUG, WARNING or Oops in the policy domU", not run2.kernel_problems(),
+            lines=run2.kernel_problems())
+except Exception as e:  # keep what was found so far
+    import traceback
+    s.check("the scenario ran to its end", False, error=repr(e), trace=traceback.format_exc()[-3000:])
+    raise
+finally:
+    lab.check_dom0_clean(s)
+    s.save()
