@@ -3,11 +3,15 @@ gets back (another tar on another raw disk)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.machinery
+import importlib.util
 import io
 import json
 import subprocess
 import tarfile
 import tomllib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,30 @@ class Scenario:
 def available() -> list[str]:
     """The names of every scenario."""
     return sorted(p.parent.name for p in SCENARIOS.glob("*/scenario.toml"))
+
+
+class _NoBytecodeLoader(importlib.machinery.SourceFileLoader):
+    """Loads a scenario's checks.py without writing __pycache__ into the
+    scenario folder, which goes into the job as it is."""
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        pass
+
+
+@functools.cache
+def checks(name: str) -> types.ModuleType:
+    """The check names of scenario ``name`` (lab/scenarios/<name>/checks.py,
+    which its dom0.py imports as ``checks``), for tests to ask for."""
+    path = SCENARIOS / name / "checks.py"
+    if not path.exists():
+        raise ConfigError(f"scenario {name!r} has no checks.py")
+    module_name = f"lab_checks_{name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(
+        module_name, path, loader=_NoBytecodeLoader(module_name, str(path)))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def labio() -> Path:

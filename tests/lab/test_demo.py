@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import job
+
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
+
+C = job.checks("demo")
 
 
 @pytest.fixture(scope="module")
@@ -15,46 +19,37 @@ def demo(lab_run):
 
 
 def test_dom0_has_a_dix_disk_and_a_plain_disk(demo):
-    assert passed(demo, "dom0 has a DIX disk (scsi_debug dif=1 dix=1) and a plain disk "
-                        "without PI (a RAM disk)")
-    assert passed(demo, "the domU is up with xvdb on the DIX disk and xvdc on the plain disk")
+    assert passed(demo, C.DOM0_HAS_A_DIX_AND_A_PLAIN_DISK)
+    assert passed(demo, C.DOMU_IS_UP)
 
 
 def test_xvdb_has_the_dix_disks_profile_and_xvdc_none(demo):
-    assert passed(demo, "the guest's xvdb has exactly the DIX disk's integrity profile "
-                        "(format, interval)")
-    assert passed(demo, "the guest's xvdc has no integrity profile")
+    assert passed(demo, C.XVDB_HAS_THE_DIX_PROFILE)
+    assert passed(demo, C.XVDC_HAS_NO_PROFILE)
 
 
 def test_data_round_trips_on_both(demo):
-    assert passed(demo, "data written by the guest reads back intact on xvdb (DIX)")
-    assert passed(demo, "data written by the guest reads back intact on xvdc (plain)")
+    assert passed(demo, C.data_round_trips("xvdb", "DIX"))
+    assert passed(demo, C.data_round_trips("xvdc", "plain"))
 
 
 def test_rot_under_the_guest_is_caught_with_dix_and_unnoticed_without(demo):
-    assert passed(demo, "dom0 rotted one 4 KiB block of each disk behind the guest's back "
-                        "(no PI computed)")
-    assert passed(demo, "rot under DIX is caught: the guest's read of the rotted block on xvdb "
-                        "fails with EILSEQ")
-    assert passed(demo, "rot without DIX goes unnoticed: the guest's read on xvdc succeeds, "
-                        "with different data")
+    assert passed(demo, C.DOM0_ROTTED_A_BLOCK_OF_EACH_DISK)
+    assert passed(demo, C.ROT_UNDER_DIX_IS_CAUGHT)
+    assert passed(demo, C.ROT_WITHOUT_DIX_GOES_UNNOTICED)
 
 
 def test_corruption_in_flight_is_caught(demo):
-    assert passed(demo, "corruption in flight is caught: a read of xvdb whose PI blkback "
-                        "corrupted fails with EILSEQ")
-    assert passed(demo, "the data on disk was fine: the same block reads back intact")
+    assert passed(demo, C.CORRUPTION_IN_FLIGHT_IS_CAUGHT)
+    assert passed(demo, C.DATA_ON_DISK_WAS_FINE)
 
 
 def test_xendix_status_shows_the_verdicts(demo):
-    assert passed(demo, "xendix status: xvdb is protected, xvdc is unsupported-disk")
+    assert passed(demo, C.STATUS_SHOWS_THE_VERDICTS)
     assert "protected" in demo.facts["xendix_status"]
 
 
 def test_the_domu_and_dom0_end_clean(demo):
-    for check in ("the domU ran its script and powered off",
-                  "no BUG, WARNING or Oops in the domU",
-                  "after the domU, no domain is left dying (all grants released)",
-                  "no vbd is left in dom0",
-                  "no BUG, WARNING or Oops in dom0's kernel log"):
+    for check in (C.DOMU_RAN_ITS_SCRIPT, C.NO_OOPS_IN_THE_DOMU, C.NO_DYING_DOMAIN_AFTER_THE_DOMU,
+                  C.NO_VBD_LEFT_IN_DOM0, C.NO_OOPS_IN_DOM0):
         assert passed(demo, check)

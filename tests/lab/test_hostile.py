@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import job
 from lab.host import series as kseries
 
 from .test_lab import passed
@@ -18,44 +19,43 @@ pytestmark = pytest.mark.lab
 # a series together, so that the scenario boots once per series.
 SERIES = tuple(kseries.names())  # every folder of patches/
 
+C = job.checks("hostile")
+FLOOD_PAIRS = 320  # dom0.py's FLOOD_PAIRS
+
 ERROR_ON_BOTH_SLOTS = [
-    "a flagged READ followed by a plain READ slot: BLKIF_RSP_ERROR on both",
-    "a flagged READ followed by another flagged READ: BLKIF_RSP_ERROR on both",
-    "an integrity slot with another id: BLKIF_RSP_ERROR on both, each with its own id",
-    "an integrity slot with nr_segments 0: BLKIF_RSP_ERROR on both",
-    "an integrity slot with nr_segments 17: BLKIF_RSP_ERROR on both",
-    "pi_bytes one tuple short of the data length: BLKIF_RSP_ERROR on both",
-    "pi_bytes 0xffffffff with 16 pages: BLKIF_RSP_ERROR on both",
-    "nr_segments 2 for PI that fits one page: BLKIF_RSP_ERROR on both",
-    "a flagged READ with no data segment: BLKIF_RSP_ERROR on both",
-    "a flagged FLUSH: BLKIF_RSP_ERROR on both",
-    "a flagged DISCARD: BLKIF_RSP_ERROR on both",
-    "a flagged INTEGRITY slot: BLKIF_RSP_ERROR on both",
+    C.FLAGGED_READ_THEN_PLAIN_READ,
+    C.FLAGGED_READ_THEN_FLAGGED_READ,
+    C.INTEGRITY_SLOT_WITH_ANOTHER_ID,
+    C.INTEGRITY_SLOT_WITH_0_SEGMENTS,
+    C.INTEGRITY_SLOT_WITH_17_SEGMENTS,
+    C.PI_BYTES_ONE_TUPLE_SHORT,
+    C.PI_BYTES_HUGE,
+    C.TWO_SEGMENTS_FOR_ONE_PAGE_OF_PI,
+    C.FLAGGED_READ_WITHOUT_DATA,
+    C.FLAGGED_FLUSH,
+    C.FLAGGED_DISCARD,
+    C.FLAGGED_INTEGRITY_SLOT,
 ]
 
 GRANTS_THAT_DO_NOT_MAP = [
-    "a PI grant reference beyond the grant table: BLKIF_RSP_ERROR on both",
-    "a PI grant reference that was never left granted: BLKIF_RSP_ERROR on both",
-    "a READ whose PI page is granted read-only: BLKIF_RSP_ERROR on both",
-    "a pair whose data grant does not map: BLKIF_RSP_ERROR on both",
-    "an indirect READ whose first PI page maps and second does not: BLKIF_RSP_ERROR on both",
+    C.PI_GRANT_BEYOND_THE_TABLE,
+    C.PI_GRANT_NEVER_LEFT_GRANTED,
+    C.PI_PAGE_READ_ONLY_FOR_A_READ,
+    C.DATA_GRANT_DOES_NOT_MAP,
+    C.SECOND_PI_PAGE_DOES_NOT_MAP,
 ]
 
 RESERVED_FIELDS = [
-    "reserved: an integrity slot with _pad1 != 0: BLKIF_RSP_ERROR on both",
-    "reserved: a granted page in gref[1] of a 1-page integrity slot: BLKIF_RSP_ERROR on both",
-    "reserved: a granted page in gref[15] of a 1-page integrity slot: BLKIF_RSP_ERROR on both",
+    C.RESERVED_PAD1_NOT_ZERO,
+    C.RESERVED_GREF1_GRANTED,
+    C.RESERVED_GREF15_GRANTED,
 ]
 
 FLAGGED_WITHOUT_DIX = [
-    "no DIX: a flagged READ gets BLKIF_RSP_EOPNOTSUPP on its one slot "
-    "and the plain READ after it its own BLKIF_RSP_OKAY",
-    "no DIX: a flagged WRITE gets BLKIF_RSP_EOPNOTSUPP on its one slot "
-    "and the plain WRITE after it its own BLKIF_RSP_OKAY",
-    "no DIX: a flagged INDIRECT READ gets BLKIF_RSP_EOPNOTSUPP on its "
-    "one slot and the plain READ after it its own BLKIF_RSP_OKAY",
-    "no DIX: a whole pair is two requests: BLKIF_RSP_EOPNOTSUPP on the flagged "
-    "READ, BLKIF_RSP_ERROR on the integrity slot alone",
+    C.NO_DIX_FLAGGED_READ,
+    C.NO_DIX_FLAGGED_WRITE,
+    C.NO_DIX_FLAGGED_INDIRECT_READ,
+    C.NO_DIX_WHOLE_PAIR,
 ]
 
 DISKS = ("scsi_debug", "nvme")
@@ -72,16 +72,16 @@ def hostile(lab_run, series):
 
 
 def test_fuzzfront_binds_the_vbd_and_is_offered_dix(hostile):
-    assert passed(hostile, "fuzzfront ran every case and the domU powered off")
-    assert passed(hostile, "blkback advertised DIX to fuzzfront (TYPE1, 512-byte interval, 8-byte tuples)")
+    assert passed(hostile, C.FUZZFRONT_RAN_EVERY_CASE)
+    assert passed(hostile, C.BLKBACK_ADVERTISED_DIX)
 
 
 class TestMalformedPairs:
     def test_a_flagged_request_with_no_integrity_slot_gets_one_error(self, hostile):
-        assert passed(hostile, "a flagged READ that is the last slot produced gets one BLKIF_RSP_ERROR")
+        assert passed(hostile, C.FLAGGED_READ_AS_LAST_SLOT)
 
     def test_a_lone_integrity_slot_gets_one_error(self, hostile):
-        assert passed(hostile, "a lone BLKIF_OP_INTEGRITY slot gets one BLKIF_RSP_ERROR")
+        assert passed(hostile, C.LONE_INTEGRITY_SLOT)
 
     @pytest.mark.parametrize("check", ERROR_ON_BOTH_SLOTS)
     def test_a_broken_pair_gets_an_error_on_each_slot(self, hostile, check):
@@ -92,11 +92,10 @@ class TestMalformedPairs:
         assert passed(hostile, check)
 
     def test_each_error_answers_its_own_slot(self, hostile):
-        assert passed(hostile, "each BLKIF_RSP_ERROR names the slot it answers (its operation and id)")
+        assert passed(hostile, C.EACH_ERROR_NAMES_ITS_SLOT)
 
     def test_data_off_a_protection_interval_is_refused_where_it_can_happen(self, hostile):
-        assert passed(hostile, "a flagged READ off a protection interval boundary gets BLKIF_RSP_ERROR "
-                               "(skipped on a 512-byte interval)")
+        assert passed(hostile, C.UNALIGNED_READ_REFUSED)
 
 
 class TestReservedFields:
@@ -113,7 +112,7 @@ class TestWithoutDix:
     taken as part of a pair."""
 
     def test_blkback_offers_dix_and_the_frontend_does_not_opt_in(self, hostile):
-        assert passed(hostile, "no DIX: blkback offered DIX on xvdc but fuzzfront did not opt in")
+        assert passed(hostile, C.NO_DIX_OFFERED_BUT_NOT_OPTED_IN)
 
     @pytest.mark.parametrize("check", FLAGGED_WITHOUT_DIX)
     def test_a_flagged_operation_is_answered_alone_and_the_next_slot_gets_its_own_answer(
@@ -121,37 +120,34 @@ class TestWithoutDix:
         assert passed(hostile, check)
 
     def test_plain_requests_work_and_no_pair_is_taken(self, hostile):
-        assert passed(hostile, "no DIX: a plain READ gets BLKIF_RSP_OKAY")
-        assert passed(hostile, "no DIX: blkback took no pair on xvdc (dix_req == 0)")
+        assert passed(hostile, C.NO_DIX_PLAIN_READ_OKAY)
+        assert passed(hostile, C.NO_DIX_NO_PAIR_TAKEN)
 
 
 class TestFlood:
     def test_every_slot_of_320_bad_pairs_gets_its_own_error(self, hostile):
-        assert passed(hostile, "flood: 320 malformed pairs back to back: every slot gets exactly one "
-                               "BLKIF_RSP_ERROR, in order, naming its slot")
-        assert passed(hostile, "flood: the ring was full again and again (at least 10 times)")
+        assert passed(hostile, C.flood_every_slot_answered(FLOOD_PAIRS))
+        assert passed(hostile, C.FLOOD_FILLED_THE_RING)
 
     def test_no_grant_of_the_flood_stays_mapped(self, hostile):
-        assert passed(hostile, "flood: no grant of the flood stays mapped (leaked=0)")
+        assert passed(hostile, C.FLOOD_LEFT_NO_GRANT_MAPPED)
 
     def test_good_pairs_after_the_flood_still_work(self, hostile):
-        assert passed(hostile, "a well-formed 4 KiB READ pair after all the bad ones gets "
-                               "BLKIF_RSP_OKAY on both slots")
-        assert passed(hostile, "reading the good write back returns its data and its PI")
+        assert passed(hostile, C.GOOD_READ_PAIR_AFTERWARDS)
+        assert passed(hostile, C.GOOD_WRITE_READS_BACK)
 
 
 class TestAfterwards:
     def test_a_well_formed_read_pair_still_works(self, hostile):
-        assert passed(hostile, "a well-formed 4 KiB READ pair after all the bad ones gets "
-                               "BLKIF_RSP_OKAY on both slots")
+        assert passed(hostile, C.GOOD_READ_PAIR_AFTERWARDS)
 
     def test_a_write_with_correct_pi_is_stored_and_reads_back(self, hostile):
-        assert passed(hostile, "a well-formed WRITE pair with correct T10 PI gets BLKIF_RSP_OKAY on both slots")
-        assert passed(hostile, "reading the good write back returns its data and its PI")
+        assert passed(hostile, C.GOOD_WRITE_PAIR)
+        assert passed(hostile, C.GOOD_WRITE_READS_BACK)
 
     def test_a_write_with_a_wrong_guard_gets_eintegrity_and_is_counted(self, hostile):
-        assert passed(hostile, "the same WRITE with a wrong guard tag gets BLKIF_RSP_EINTEGRITY on both slots")
-        assert passed(hostile, "blkback counted exactly two integrity errors (dix_err == 2)")
+        assert passed(hostile, C.WRONG_GUARD_GETS_EINTEGRITY)
+        assert passed(hostile, C.BLKBACK_COUNTED_TWO_INTEGRITY_ERRORS)
 
 
 @pytest.mark.parametrize("disk", DISKS)
@@ -160,41 +156,35 @@ class TestMultiPagePi:
     boundaries, so that each gets the PI of its own data in one segment."""
 
     def test_a_1mib_pair_with_4_pages_of_pi_round_trips(self, hostile, disk):
-        assert passed(hostile, f"{disk}: a 1 MiB WRITE pair (256 indirect segments, 4 pages of PI) "
-                               "gets BLKIF_RSP_OKAY on both slots")
-        assert passed(hostile, f"{disk}: reading the 1 MiB back returns its data and its 4 pages of PI")
+        assert passed(hostile, C.multipage_write_ok(disk))
+        assert passed(hostile, C.multipage_read_back(disk))
 
     def test_pi_page_boundaries_inside_data_pages(self, hostile, disk):
-        assert passed(hostile, f"{disk}: the same with the data 3 sectors into its first page (each PI "
-                               "page boundary inside a data page) is written and read back intact")
+        assert passed(hostile, C.multipage_offset_data_intact(disk))
 
     def test_a_bad_guard_in_the_third_pi_page_reaches_the_response(self, hostile, disk):
-        assert passed(hostile, f"{disk}: a 1 MiB WRITE whose PI is good but for a wrong guard in its "
-                               "third page gets BLKIF_RSP_EINTEGRITY on both slots")
+        assert passed(hostile, C.multipage_bad_guard_in_third_page(disk))
 
 
 class TestNvme:
     def test_the_nvme_namespace_takes_one_integrity_segment(self, hostile):
-        assert passed(hostile, "nvme: dom0 sees the NVMe namespace with PI (TYPE1-CRC, 512-byte "
-                               "interval, one integrity segment per command)")
-        assert passed(hostile, "nvme: blkback advertised DIX to fuzzfront on the NVMe vbd (TYPE1, "
-                               "512-byte interval, 8-byte tuples)")
+        assert passed(hostile, C.NVME_NAMESPACE_WITH_PI)
+        assert passed(hostile, C.NVME_BLKBACK_ADVERTISED_DIX)
 
     def test_the_namespace_itself_refuses_the_bad_page_and_it_is_counted_once(self, hostile):
-        assert passed(hostile, "nvme: the namespace refused the bad third PI page itself (one PI error), "
-                               "and blkback counted it (dix_err == 1)")
-        assert passed(hostile, "nvme: a 4 KiB READ pair afterwards gets BLKIF_RSP_OKAY on both slots")
+        assert passed(hostile, C.NVME_REFUSED_THE_BAD_PAGE)
+        assert passed(hostile, C.NVME_READ_PAIR_AFTERWARDS)
 
 
 class TestNothingLeaks:
     def test_no_grant_stays_mapped_after_its_responses(self, hostile):
-        assert passed(hostile, "every grant of every case could be ended once its responses were in (leaked=0)")
+        assert passed(hostile, C.NO_GRANT_LEAKED)
 
     def test_the_vbd_closes_and_the_domain_dies(self, hostile):
-        assert passed(hostile, "fuzzfront closed when dom0 detached the disk and blkback removed the vbd")
-        assert passed(hostile, "the hostile domain dies (no grant left mapped in dom0)")
-        assert passed(hostile, "no vbd is left in dom0")
+        assert passed(hostile, C.FUZZFRONT_CLOSED_ON_DETACH)
+        assert passed(hostile, C.HOSTILE_DOMAIN_DIES)
+        assert passed(hostile, C.NO_VBD_LEFT_IN_DOM0)
 
     def test_no_bug_warning_or_oops_in_dom0_or_the_domu(self, hostile):
-        assert passed(hostile, "no BUG, WARNING or Oops in dom0's kernel log")
-        assert passed(hostile, "no BUG, WARNING or Oops in the hostile domU")
+        assert passed(hostile, C.NO_OOPS_IN_DOM0)
+        assert passed(hostile, C.NO_OOPS_IN_THE_HOSTILE_DOMU)

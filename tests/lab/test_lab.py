@@ -9,10 +9,13 @@ import time
 
 import pytest
 
-from lab.host import debian, kmod, qemu, runner
+from lab.host import debian, job, kmod, qemu, runner
 from lab.host import series as kseries
 
 pytestmark = pytest.mark.lab
+
+C = job.checks("dix")  # the pipeline's checks run in the dix scenario
+HUNG = job.checks("hung-domu")
 
 
 def passed(result: runner.LabResult, check: str) -> bool:
@@ -46,24 +49,24 @@ class TestPipeline:
         assert pipeline.facts["series_modinfo"] == {"xen-blkback": want, "xen-blkfront": want}
 
     def test_dom0_runs_our_blkback_and_the_domu_our_blkfront(self, pipeline):
-        assert passed(pipeline, "dom0 runs our xen-blkback, not Debian's")
-        assert passed(pipeline, "the domU runs our xen-blkfront, not Debian's")
+        assert passed(pipeline, C.DOM0_RUNS_OUR_BLKBACK)
+        assert passed(pipeline, C.DOMU_RUNS_OUR_BLKFRONT)
 
     def test_the_domu_sees_xvdb_on_a_dix_disk(self, pipeline):
-        assert passed(pipeline, "the domU sees /dev/xvdb")
+        assert passed(pipeline, C.DOMU_SEES_XVDB)
         assert pipeline.facts["backing_integrity"]["format"] == "T10-DIF-TYPE1-CRC"
 
     def test_1mib_written_with_o_direct_reads_back_identical(self, pipeline):
-        assert passed(pipeline, "1 MiB of random data written with O_DIRECT")
-        assert passed(pipeline, "the data reads back identical")
-        assert pipeline.check("the data reads back identical")["record"]["size"] == 1048576
+        assert passed(pipeline, C.WROTE_1MIB_WITH_O_DIRECT)
+        assert passed(pipeline, C.DATA_READS_BACK_IDENTICAL)
+        assert pipeline.check(C.DATA_READS_BACK_IDENTICAL)["record"]["size"] == 1048576
 
     def test_the_vbd_is_gone_after_the_domu(self, pipeline):
-        assert passed(pipeline, "after the domU is gone, no vbd is left in dom0")
+        assert passed(pipeline, C.NO_VBD_LEFT_AFTER_THE_DOMU)
 
     def test_no_bug_warning_or_oops_in_either_kernel(self, pipeline):
-        assert passed(pipeline, "no BUG, WARNING or Oops in the domU's kernel log")
-        assert passed(pipeline, "no BUG, WARNING or Oops in dom0's kernel log")
+        assert passed(pipeline, C.NO_OOPS_IN_THE_DOMU)
+        assert passed(pipeline, C.NO_OOPS_IN_DOM0)
 
     def test_boot_to_result_time_is_recorded(self, pipeline):
         t = pipeline.timings
@@ -90,10 +93,10 @@ def test_a_change_to_a_patch_makes_a_new_build(tmp_path):
 
 def test_a_domu_that_never_answers_is_cut_off_at_its_bound(lab_run):
     r = lab_run("hung-domu")
-    assert passed(r, "the wait for a silent domU is reported as timed out")
-    assert passed(r, "the wait ends within its bound (plus destroy time)")
-    assert passed(r, "the silent domU is destroyed")
-    assert passed(r, "its vbd is released")
+    assert passed(r, HUNG.SILENT_DOMU_TIMED_OUT)
+    assert passed(r, HUNG.WAIT_ENDS_WITHIN_BOUND)
+    assert passed(r, HUNG.SILENT_DOMU_DESTROYED)
+    assert passed(r, HUNG.VBD_RELEASED)
 
 
 def test_a_dom0_scenario_that_never_finishes_fails_within_its_bound():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab.host import job
 from lab.host import series as kseries
 
 from .test_lab import passed
@@ -22,6 +23,9 @@ pytestmark = pytest.mark.lab
 
 SERIES = tuple(kseries.names())  # every folder of patches/
 RUNS = ("type1-512", "type3-4096")
+PART_START_MIB, LINEAR_START_MIB = 1, 40  # dom0.py's: where the other backings start
+
+C = job.checks("nvme")
 
 
 @pytest.fixture(scope="module", params=SERIES)
@@ -41,94 +45,90 @@ def run(request):
 
 class TestTheDisk:
     def test_dom0_sees_an_nvme_namespace_with_pi(self, nvme, run):
-        assert passed(nvme, f"{run}: dom0 sees the NVMe namespace with PI")
+        assert passed(nvme, C.dom0_sees_the_namespace(run))
 
     def test_the_run_completed(self, nvme, run):
-        assert passed(nvme, f"{run}: the run completed")
-        assert passed(nvme, f"{run}: the domU ran its script and powered off")
+        assert passed(nvme, C.run_completed(run))
+        assert passed(nvme, C.domu_ran_its_script(run))
 
 
 class TestProfile:
     def test_the_domu_gets_the_nvme_disks_format_and_interval(self, nvme, run):
-        assert passed(nvme, f"{run}: the domU's xvdb has the NVMe disk's integrity format and interval")
+        assert passed(nvme, C.xvdb_has_the_disks_profile(run))
 
     def test_a_partition_and_a_dm_linear_volume_keep_the_profile(self, nvme, run):
-        assert passed(nvme, f"{run}: the partition and the dm-linear volume have the same profile in the domU")
+        assert passed(nvme, C.partition_and_volume_keep_the_profile(run))
 
 
 class TestLargeRequests:
     def test_blkfront_takes_1mib_requests(self, nvme, run):
-        assert passed(nvme, f"{run}: blkfront takes 1 MiB requests (max_indirect_segments=256)")
+        assert passed(nvme, C.blkfront_takes_1mib_requests(run))
 
     def test_4k_1m_and_4m_o_direct_writes_complete(self, nvme, run):
-        assert passed(nvme, f"{run}: O_DIRECT writes of 4 KiB, 1 MiB and 4 MiB completed")
+        assert passed(nvme, C.writes_of_4k_1m_and_4m_completed(run))
 
     def test_every_read_is_verified_and_identical(self, nvme, run):
-        assert passed(nvme, f"{run}: every read came back verified and identical")
+        assert passed(nvme, C.every_read_verified(run))
 
     def test_every_request_carries_pi_to_the_disk_without_error(self, nvme, run):
-        assert passed(nvme, f"{run}: every request carried PI (frontend pairs >= I/Os)")
-        assert passed(nvme, f"{run}: blkback gave the disk PI for every request "
-                            "(blkback dix_req >= frontend pairs)")
-        assert passed(nvme, f"{run}: the disk found no PI error in the round trip")
+        assert passed(nvme, C.every_request_carried_pi(run))
+        assert passed(nvme, C.blkback_gave_the_disk_pi(run))
+        assert passed(nvme, C.no_disk_pi_error_in_the_round_trip(run))
 
     def test_blkback_serves_every_read_and_write_as_a_pair(self, nvme, run):
-        assert passed(nvme, f"{run}: blkback served every read and write as a PI pair "
-                            "(dix_req = rd_req + wr_req)")
+        assert passed(nvme, C.blkback_served_every_io_as_a_pair(run))
 
 
 class TestCorruption:
     def test_a_read_with_corrupted_pi_fails_with_eilseq(self, nvme, run):
-        assert passed(nvme, f"{run}: 4 reads whose PI was corrupted were injected")
-        assert passed(nvme, f"{run}: each corrupted read (4 KiB and 1 MiB) failed with EILSEQ")
-        assert passed(nvme, f"{run}: the domU's kernel caught the corrupted reads (guard tag error)")
-        assert passed(nvme, f"{run}: the same blocks read back intact once the corruption stopped")
+        assert passed(nvme, C.reads_corrupted(run))
+        assert passed(nvme, C.corrupted_reads_failed_with_eilseq(run))
+        assert passed(nvme, C.domu_caught_the_corrupted_reads(run))
+        assert passed(nvme, C.blocks_intact_after_corruption(run))
 
     def test_the_disk_refuses_a_write_with_corrupted_pi(self, nvme, run):
-        assert passed(nvme, f"{run}: 4 writes whose PI was corrupted were injected")
-        assert passed(nvme, f"{run}: the disk refused each corrupted write: EILSEQ in the domU")
-        assert passed(nvme, f"{run}: the NVMe disk reported exactly the injected PI errors")
-        assert passed(nvme, f"{run}: the next write, uncorrupted, succeeded and reads back")
+        assert passed(nvme, C.writes_corrupted(run))
+        assert passed(nvme, C.disk_refused_corrupted_writes(run))
+        assert passed(nvme, C.disk_reported_the_injected_errors(run))
+        assert passed(nvme, C.next_write_succeeded(run))
 
     def test_both_drivers_count_the_refused_writes(self, nvme, run):
-        assert passed(nvme, f"{run}: blkback and blkfront both counted the 4 refused writes")
+        assert passed(nvme, C.both_drivers_counted_the_refused_writes(run))
 
 
 class TestLoad:
     def test_more_than_16_pairs_are_in_flight(self, nvme, run):
-        assert passed(nvme, f"{run}: load: more than 16 requests were in flight at once")
+        assert passed(nvme, C.load_more_than_16_in_flight(run))
 
     def test_every_write_completes_and_every_read_verifies(self, nvme, run):
-        assert passed(nvme, f"{run}: load: every write completed and every read verified")
-        assert passed(nvme, f"{run}: load: every request carried PI and none failed")
+        assert passed(nvme, C.load_every_io_completed(run))
+        assert passed(nvme, C.load_every_request_carried_pi(run))
 
 
 class TestOtherBackings:
     def test_a_partition_at_a_nonzero_offset(self, nvme, run):
-        assert passed(nvme, f"{run}: a partition at 1 MiB as backing: I/O round-trips with PI, "
-                            "no PI error")
+        assert passed(nvme, C.backing_round_trips(run, C.partition_at(PART_START_MIB)))
 
     def test_a_dm_linear_volume_at_a_nonzero_offset(self, nvme, run):
-        assert passed(nvme, f"{run}: a dm-linear volume at 40 MiB as backing: I/O round-trips "
-                            "with PI, no PI error")
+        assert passed(nvme, C.backing_round_trips(run, C.volume_at(LINEAR_START_MIB)))
 
 
 class TestTheDisksOwnErrors:
     def test_a_pi_error_reported_by_the_disk_fails_the_read_with_eilseq(self, nvme, run):
-        assert passed(nvme, f"{run}: a PI error reported by the disk fails the read with EILSEQ")
-        assert passed(nvme, f"{run}: the disk's blocks read back once its errors stopped")
+        assert passed(nvme, C.disk_error_fails_the_read(run))
+        assert passed(nvme, C.disk_blocks_read_back_after_errors(run))
 
     def test_both_drivers_count_it(self, nvme, run):
-        assert passed(nvme, f"{run}: blkback and blkfront counted the disk's PI errors")
+        assert passed(nvme, C.both_drivers_counted_the_disk_errors(run))
 
 
 class TestCleanKernels:
     def test_no_bug_warning_or_oops_in_the_domu(self, nvme, run):
-        assert passed(nvme, f"{run}: no BUG, WARNING or Oops in the domU")
+        assert passed(nvme, C.no_oops_in_the_domu(run))
 
     def test_no_bug_warning_or_oops_in_dom0(self, nvme):
-        assert passed(nvme, "no BUG, WARNING or Oops in dom0's kernel log")
+        assert passed(nvme, C.NO_OOPS_IN_DOM0)
 
     def test_every_domain_dies_and_every_vbd_goes(self, nvme, run):
-        assert passed(nvme, f"{run}: the domain is gone, grants released")
-        assert passed(nvme, "no vbd is left in dom0")
+        assert passed(nvme, C.domain_is_gone(run))
+        assert passed(nvme, C.NO_VBD_LEFT_IN_DOM0)

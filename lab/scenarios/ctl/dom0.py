@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import checks as C
 import labguest as lab
 
 s = lab.Scenario()
@@ -55,7 +56,7 @@ def start(name: str, disks: list[str], script: str, phase: str, what: str) -> la
     """Create a domU and wait until its script says it is ready for ``phase``."""
     domu = lab.Domu(name, disks, script)
     domu.start()
-    if not s.check(f"the {what} domU is up",
+    if not s.check(C.domu_is_up(what),
                    domu.wait_record("ready", 300, phase=phase) is not None,
                    create_error=domu.run.create_error):
         raise RuntimeError(f"the {what} domU never said it was ready")
@@ -84,24 +85,24 @@ try:
     guest0 = (domu.wait_record("profile", 5, phase="initial") or {})
     table = xendix("status")
     s.fact("xendix_status_table", table.stdout)
-    s.check("xendix status runs as root in dom0", table.returncode == 0, run=summary(table))
+    s.check(C.STATUS_RUNS_AS_ROOT, table.returncode == 0, run=summary(table))
     vbds = by_devid(status_json())
     s.fact("xendix_status_json_xvdb", vbds.get(XVDB))
     xvdb = vbds.get(XVDB, {})
-    s.check("xendix status lists the domU's three vbds with their vdev names",
+    s.check(C.STATUS_LISTS_THREE_VBDS,
             {d: v["vdev"] for d, v in vbds.items()} == {XVDA: "xvda", XVDB: "xvdb", XVDC: "xvdc"},
             vbds=sorted(vbds))
-    s.check("xendix status names the backing disk and its profile",
+    s.check(C.STATUS_NAMES_BACKING_AND_PROFILE,
             (xvdb.get("backing") or {}).get("device") == Path(disk).name
             and xvdb["backing"]["integrity"]["format"] == dom0_profile["format"], xvdb=xvdb)
     guest_has = guest0.get("format", "none") != "none"
-    s.check("xendix status --json matches what the domU shows",
+    s.check(C.STATUS_JSON_MATCHES_THE_DOMU,
             (xvdb.get("verdict") == "protected") == guest_has and (
                 not guest_has or xvdb["backend"]["profile"]["format"] == guest0.get("format")),
             domu=guest0, verdict=xvdb.get("verdict"), backend=xvdb.get("backend"))
-    s.check("xendix status: xvdb is protected", xvdb.get("verdict") == "protected",
+    s.check(C.STATUS_XVDB_PROTECTED, xvdb.get("verdict") == "protected",
             verdict=xvdb.get("verdict"), reason=xvdb.get("reason"))
-    s.check("xendix status: the RAM disks are unsupported-disk",
+    s.check(C.STATUS_RAM_DISKS_UNSUPPORTED,
             [vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)] == ["unsupported-disk"] * 2,
             verdicts=[vbds.get(d, {}).get("verdict") for d in (XVDA, XVDC)])
 
@@ -112,7 +113,7 @@ try:
         dev_rows = {}
     s.fact("xendix_devices", {k: dev_rows.get(Path(k).name) for k in (disk, plain)})
     dix_row, plain_row = dev_rows.get(Path(disk).name, {}), dev_rows.get("ram1", {})
-    s.check("xendix devices: the DIX disk is capable and backs ctl1:xvdb, the RAM disk is not capable",
+    s.check(C.DEVICES_SHOWS_CAPABILITY_AND_USERS,
             dix_row.get("integrity", {}).get("known") is True and dix_row.get("used_by") == ["ctl1:xvdb"]
             and plain_row.get("integrity", {}).get("known") is False
             and plain_row.get("used_by") == ["ctl1:xvda"], run=summary(devs))
@@ -136,10 +137,10 @@ try:
         "--now on the root disk": (xendix("disable", "ctl1", "xvda", "--now"), 8),
     }
     for name, (p, code) in errors.items():
-        s.check(f"error {name}: exit {code} and one line on stderr",
+        s.check(C.error_exit_code(name, code),
                 p.returncode == code and one_line(p), run=summary(p))
     after = xs_tree(be_tree)
-    s.check("no error wrote anything to xenstore", before == after and "data-integrity-enable" not in after,
+    s.check(C.NO_ERROR_WROTE_TO_XENSTORE, before == after and "data-integrity-enable" not in after,
             before=before[-1500:], after=after[-1500:])
 
     # A monitor sees the re-attach.
@@ -150,26 +151,26 @@ try:
 
     off = xendix("disable", "ctl1", "xvdb", "--now", "--json")
     s.fact("disable_now", summary(off))
-    s.check("xendix disable --now succeeds", off.returncode == 0, run=summary(off))
-    s.check("the toggle is 0 in the re-attached backend",
+    s.check(C.DISABLE_NOW_SUCCEEDS, off.returncode == 0, run=summary(off))
+    s.check(C.TOGGLE_IS_0_IN_THE_BACKEND,
             lab.xs_read(f"{domu.backend()}/data-integrity-enable") == "0")
     xvdb_off = by_devid(status_json("ctl1", "xvdb")).get(XVDB, {})
     s.fact("status_after_disable", {k: xvdb_off.get(k) for k in ("verdict", "reason", "admin")})
     lab.signal(box, "disabled")
     domu.wait_record("ready", 120, phase="disabled")
     guest_off = domu.wait_record("profile", 5, phase="disabled") or {}
-    s.check("after disable --now the domU has lost the integrity profile",
+    s.check(C.DISABLE_NOW_TAKES_THE_PROFILE,
             guest_off.get("format") == "none" and xvdb_off.get("verdict") == "off",
             domu=guest_off, verdict=xvdb_off.get("verdict"))
 
     on = xendix("enable", "ctl1", "xvdb", "--now", "--json")
     s.fact("enable_now", summary(on))
-    s.check("xendix enable --now succeeds", on.returncode == 0, run=summary(on))
+    s.check(C.ENABLE_NOW_SUCCEEDS, on.returncode == 0, run=summary(on))
     xvdb_on = by_devid(status_json("ctl1", "xvdb")).get(XVDB, {})
     lab.signal(box, "enabled")
     domu.wait_record("ready", 120, phase="enabled")
     guest_on = domu.wait_record("profile", 5, phase="enabled") or {}
-    s.check("after enable --now the domU has its profile back",
+    s.check(C.ENABLE_NOW_GIVES_IT_BACK,
             guest_on.get("format") == dom0_profile["format"] and xvdb_on.get("verdict") == "protected",
             domu=guest_on, verdict=xvdb_on.get("verdict"), reason=xvdb_on.get("reason"))
 
@@ -188,19 +189,19 @@ try:
     s.fact("monitor_events", events[:60])
     mine = [e for e in events if e.get("vbd") == f"vbd-{domid}-{XVDB}"]
     seen = {(e["source"], e["event"]) for e in mine}
-    s.check("xendix monitor saw the re-attach from xenstore and from udev",
+    s.check(C.MONITOR_SAW_THE_REATTACH,
             {("xenstore", "remove"), ("xenstore", "add"), ("udev", "remove"), ("udev", "add")} <= seen
             and any(e.get("event") == "state" and e.get("value") == "4" for e in mine),
             seen=sorted(seen))
 
     lab.signal(box, "bye")
     run1 = domu.finish(180)
-    s.check("the toggle domU ran its script and powered off", run1.finished,
+    s.check(C.TOGGLE_DOMU_RAN_ITS_SCRIPT, run1.finished,
             exit_status=run1.exit_status, timed_out=run1.timed_out, log=run1.script_log[-10:])
     s.fact("toggle_domu_profiles", run1.record("profile"))
-    s.check("no BUG, WARNING or Oops in the toggle domU", not run1.kernel_problems(),
+    s.check(C.NO_OOPS_IN_THE_TOGGLE_DOMU, not run1.kernel_problems(),
             lines=run1.kernel_problems())
-    s.check("after the toggle domU, only dom0 is left", lab.only_dom0_left())
+    s.check(C.ONLY_DOM0_LEFT_AFTER_TOGGLE_DOMU, lab.only_dom0_left())
 
     # -- Part 2: a udev rule and an auto policy, no manual step -------------
     POLICY.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +209,7 @@ try:
     inst = xendix("udev", "install", "--log", UDEV_LOG)
     s.fact("udev_install", summary(inst))
     rule = Path("/etc/udev/rules.d/65-xendix.rules")
-    s.check("xendix udev install writes the rule and reloads udev",
+    s.check(C.UDEV_INSTALL_WRITES_THE_RULE,
             inst.returncode == 0 and rule.exists() and "udev reloaded" in inst.stdout,
             run=summary(inst), rule=rule.read_text() if rule.exists() else None)
     lab.signal(box, "")
@@ -220,25 +221,25 @@ try:
     toggles = {d: lab.xs_read(f"{domu2.backend(d)}/data-integrity-enable") for d in (XVDB, XVDC, 51760)}
     s.fact("policy_toggles", toggles)
     s.fact("udev_log", lab.read(UDEV_LOG))
-    s.check("udev ran xendix apply for every new vbd: 1 on the DIX disk, 0 on the plain ones",
+    s.check(C.UDEV_APPLIED_THE_POLICY,
             toggles == {XVDB: "1", XVDC: "0", 51760: "0"}, toggles=toggles, log=lab.read(UDEV_LOG))
     verdicts = {d: v["verdict"] for d, v in vbds2.items()}
-    s.check("exactly one protected disk, the DIX one",
+    s.check(C.ONE_PROTECTED_DISK,
             [d for d, v in verdicts.items() if v == "protected"] == [XVDB], verdicts=verdicts)
     lab.signal(box, "bye")
     run2 = domu2.finish(180)
     profiles = {r.get("disk"): r.get("format") for r in run2.record("profile")}
     s.fact("policy_domu_profiles", profiles)
-    s.check("the domU sees a profile on xvdb only",
+    s.check(C.PROFILE_ON_XVDB_ONLY,
             profiles == {"xvdb": dom0_profile["format"], "xvdc": "none"}, profiles=profiles)
     io = run2.record("io")
-    s.check("O_DIRECT I/O works on the protected disk", run2.finished and len(io) == 2
+    s.check(C.IO_WORKS_ON_THE_PROTECTED_DISK, run2.finished and len(io) == 2
             and all(r["ok"] for r in io), io=io)
-    s.check("no BUG, WARNING or Oops in the policy domU", not run2.kernel_problems(),
+    s.check(C.NO_OOPS_IN_THE_POLICY_DOMU, not run2.kernel_problems(),
             lines=run2.kernel_problems())
 except Exception as e:  # keep what was found so far
     import traceback
-    s.check("the scenario ran to its end", False, error=repr(e), trace=traceback.format_exc()[-3000:])
+    s.check(C.SCENARIO_RAN_TO_ITS_END, False, error=repr(e), trace=traceback.format_exc()[-3000:])
     raise
 finally:
     lab.check_dom0_clean(s)

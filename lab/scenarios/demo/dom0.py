@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import checks as C
 import labguest as lab
 
 EILSEQ = 84
@@ -82,7 +83,7 @@ plain_disk = "/dev/ram1"
 box = lab.mailbox()  # /dev/ram0
 dix_profile = s.fact("dix_disk", {"device": dix_disk, **lab.integrity(dix_disk)})
 plain_profile = s.fact("plain_disk", {"device": plain_disk, **lab.integrity(plain_disk)})
-s.check("dom0 has a DIX disk (scsi_debug dif=1 dix=1) and a plain disk without PI (a RAM disk)",
+s.check(C.DOM0_HAS_A_DIX_AND_A_PLAIN_DISK,
         dix_profile["format"] == "T10-DIF-TYPE1-CRC" and plain_profile["format"] in ("none", "nop"),
         dix=dix_profile, plain=plain_profile)
 
@@ -93,7 +94,7 @@ domu = lab.Domu("demo", [lab.lean_disk(dix_disk, "xvdb"), lab.lean_disk(plain_di
 up = domu.start() and domu.wait_record("ready", 300, phase="rot") is not None
 domid = domu.domid if up else -1
 s.fact("seconds_to_domu_ready", round(time.monotonic() - domu.started, 1))
-s.check("the domU is up with xvdb on the DIX disk and xvdc on the plain disk", up,
+s.check(C.DOMU_IS_UP, up,
         create_error=domu.run.create_error)
 
 # -- xendix status while the domU is up -------------------------------------
@@ -112,7 +113,7 @@ except (ValueError, KeyError):
 verdicts = s.fact("xendix_verdicts", {name: {"verdict": vbds.get(d, {}).get("verdict"),
                                              "reason": vbds.get(d, {}).get("reason")}
                                       for name, d in (("xvdb", XVDB), ("xvdc", XVDC))})
-s.check("xendix status: xvdb is protected, xvdc is unsupported-disk",
+s.check(C.STATUS_SHOWS_THE_VERDICTS,
         verdicts["xvdb"]["verdict"] == "protected"
         and verdicts["xvdc"]["verdict"] == "unsupported-disk",
         verdicts=verdicts, rc=js.returncode, stderr=js.stderr[-1000:])
@@ -120,7 +121,7 @@ s.check("xendix status: xvdb is protected, xvdc is unsupported-disk",
 # -- Silent corruption under the guest --------------------------------------
 dmesg_before = len(lab.sh("dmesg", timeout=20).stdout.splitlines())
 rot = s.fact("rot", {"xvdb": rot_dix_disk(dix_disk), "xvdc": rot_plain_disk(plain_disk)})
-s.check("dom0 rotted one 4 KiB block of each disk behind the guest's back (no PI computed)",
+s.check(C.DOM0_ROTTED_A_BLOCK_OF_EACH_DISK,
         all(r["write_rc"] == 0 and r["disk_holds_rot"] for r in rot.values()), rot=rot)
 lab.signal(box, "rot")
 domu.wait_record("ready", 120, phase="inflight")
@@ -138,7 +139,7 @@ back = s.fact("blkback_stats_xvdb", lab.blkback_stats(domid) if up else {})
 lab.signal(box, "bye")
 run = domu.finish(120)
 
-s.check("the domU ran its script and powered off", run.finished,
+s.check(C.DOMU_RAN_ITS_SCRIPT, run.finished,
         exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error,
         log=run.script_log[-10:])
 
@@ -146,40 +147,40 @@ s.check("the domU ran its script and powered off", run.finished,
 guest = {r["disk"]: r for r in run.record("profile")}
 s.fact("domu_profiles", guest)
 xb, xc = guest.get("xvdb", {}), guest.get("xvdc", {})
-s.check("the guest's xvdb has exactly the DIX disk's integrity profile (format, interval)",
+s.check(C.XVDB_HAS_THE_DIX_PROFILE,
         xb.get("format") == dix_profile["format"]
         and str(xb.get("interval")) == dix_profile["protection_interval_bytes"],
         domu=xb, dom0=dix_profile)
-s.check("the guest's xvdc has no integrity profile", xc.get("format") in ("none", "nop"), domu=xc)
+s.check(C.XVDC_HAS_NO_PROFILE, xc.get("format") in ("none", "nop"), domu=xc)
 
 # Round trip.
 io = run.record("io")
 for d, what in (("xvdb", "DIX"), ("xvdc", "plain")):
     mine = [r for r in io if r["dev"] == f"/dev/{d}"]
-    s.check(f"data written by the guest reads back intact on {d} ({what})",
+    s.check(C.data_round_trips(d, what),
             [r["op"] for r in mine] == ["write", "verify"] and all(r["ok"] for r in mine), io=mine)
 
 # The rotted block, read by the guest.
 rot_reads = {Path(r["dev"]).name: r for r in run.record("rot_read")}
 s.fact("rot_reads", rot_reads)
 rb, rc = rot_reads.get("xvdb", {}), rot_reads.get("xvdc", {})
-s.check("rot under DIX is caught: the guest's read of the rotted block on xvdb fails with EILSEQ",
+s.check(C.ROT_UNDER_DIX_IS_CAUGHT,
         rb.get("ok") is False and rb.get("errno") == EILSEQ, read=rb, disk_said=disk_said[:4])
-s.check("rot without DIX goes unnoticed: the guest's read on xvdc succeeds, with different data",
+s.check(C.ROT_WITHOUT_DIX_GOES_UNNOTICED,
         rc.get("ok") is False and rc.get("errno") == 0 and rc.get("mismatch_at", -1) >= 0, read=rc)
 
 # In flight.
 bad = (run.record("inflight_read") or [{}])[0]
 again = (run.record("reread") or [{}])[0]
 s.fact("inflight_reads", {"corrupted": bad, "again": again})
-s.check("corruption in flight is caught: a read of xvdb whose PI blkback corrupted fails with EILSEQ",
+s.check(C.CORRUPTION_IN_FLIGHT_IS_CAUGHT,
         injected == 1 and bad.get("ok") is False and bad.get("errno") == EILSEQ,
         injected=injected, read=bad)
-s.check("the data on disk was fine: the same block reads back intact", again.get("ok") is True,
+s.check(C.DATA_ON_DISK_WAS_FINE, again.get("ok") is True,
         read=again)
 
-s.check("no BUG, WARNING or Oops in the domU", not run.kernel_problems(), lines=run.kernel_problems())
-s.check("after the domU, no domain is left dying (all grants released)", lab.only_dom0_left())
+s.check(C.NO_OOPS_IN_THE_DOMU, not run.kernel_problems(), lines=run.kernel_problems())
+s.check(C.NO_DYING_DOMAIN_AFTER_THE_DOMU, lab.only_dom0_left())
 lab.check_dom0_clean(s)
 s.save()
 

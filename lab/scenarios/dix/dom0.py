@@ -3,6 +3,7 @@ every mix of old and new ends; one boot per series."""
 
 from pathlib import Path
 
+import checks as C
 import labguest as lab
 
 EILSEQ = 84
@@ -14,7 +15,7 @@ job = lab.job()
 # -- The pipeline: the checkout's series in both kernels, plain I/O ----------
 ours = job["srcversion"]["patched"]
 s.fact("series_modinfo", job["xendix"]["patched"])
-s.check("dom0 runs our xen-blkback, not Debian's",
+s.check(C.DOM0_RUNS_OUR_BLKBACK,
         lab.module_srcversion("xen_blkback") == ours["xen-blkback"]
         and "O" in lab.module_taint("xen_blkback"),
         srcversion=lab.module_srcversion("xen_blkback"), expected=ours["xen-blkback"],
@@ -24,23 +25,23 @@ disk = lab.scsi_debug(dev_size_mb=64, dif=1, dix=1)
 s.fact("backing_disk", disk)
 s.fact("backing_integrity", lab.integrity(disk))
 run = lab.run_domu("pipeline", [f"phy:{disk},xvdb,w"], "domu-io.sh")
-s.check("the domU ran its script and powered off", run.finished,
+s.check(C.DOMU_RAN_ITS_SCRIPT, run.finished,
         exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error)
 front_module = (run.record("module") or [{}])[0]
-s.check("the domU runs our xen-blkfront, not Debian's",
+s.check(C.DOMU_RUNS_OUR_BLKFRONT,
         front_module.get("srcversion") == ours["xen-blkfront"],
         domu=front_module, expected=ours["xen-blkfront"])
 xvdb = run.record("xvdb")
-s.check("the domU sees /dev/xvdb", bool(xvdb) and xvdb[0].get("present") is True,
+s.check(C.DOMU_SEES_XVDB, bool(xvdb) and xvdb[0].get("present") is True,
         record=xvdb[0] if xvdb else None)
 io = {r["op"]: r for r in run.record("io")}
-s.check("1 MiB of random data written with O_DIRECT", io.get("write", {}).get("ok") is True,
+s.check(C.WROTE_1MIB_WITH_O_DIRECT, io.get("write", {}).get("ok") is True,
         record=io.get("write"))
-s.check("the data reads back identical", io.get("verify", {}).get("ok") is True,
+s.check(C.DATA_READS_BACK_IDENTICAL, io.get("verify", {}).get("ok") is True,
         record=io.get("verify"))
-s.check("after the domU is gone, no vbd is left in dom0",
+s.check(C.NO_VBD_LEFT_AFTER_THE_DOMU,
         lab.wait_until(lambda: not lab.backend_vbds(), 30), vbds=lab.backend_vbds())
-s.check("no BUG, WARNING or Oops in the domU's kernel log", not run.kernel_problems(),
+s.check(C.NO_OOPS_IN_THE_DOMU, not run.kernel_problems(),
         lines=run.kernel_problems())
 
 
@@ -67,7 +68,7 @@ domu = lab.Domu("dix", [f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"], "domu-dix-io
 domu.start()
 domid = domu.domid
 ready = domu.wait_record("ready", 300, phase="corrupt-reads")
-s.check("the domU reached the corrupt-read phase", ready is not None)
+s.check(C.DIX_DOMU_REACHED_CORRUPT_READS, ready is not None)
 nodes = s.fact("xenstore", profile_nodes(domu))
 back_matrix = s.fact("blkback_stats_after_matrix", lab.blkback_stats(domid))
 rejected_matrix = s.fact("disk_pi_rejections_after_matrix", lab.disk_pi_rejections())
@@ -87,28 +88,28 @@ rejected_end = s.fact("disk_pi_rejections_end", lab.disk_pi_rejections())
 lab.signal(box, "bye")
 run = domu.finish(120)
 
-s.check("the DIX domU ran its script and powered off", run.finished,
+s.check(C.DIX_DOMU_RAN_ITS_SCRIPT, run.finished,
         exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error,
         log=run.script_log[-10:])
 
 # Profile.
 guest = (run.record("profile") or [{}])[0]
-s.check("the domU's xvdb has its dom0 disk's integrity format",
+s.check(C.XVDB_HAS_DOM0_FORMAT,
         guest.get("format") == dom0_profile["format"] == "T10-DIF-TYPE1-CRC",
         domu=guest, dom0=dom0_profile)
-s.check("and its protection interval and tag size",
+s.check(C.XVDB_HAS_DOM0_INTERVAL_AND_TAG_SIZE,
         str(guest.get("interval")) == dom0_profile["protection_interval_bytes"]
         and str(guest.get("tag_size")) == dom0_profile["tag_size"], domu=guest, dom0=dom0_profile)
-s.check("blkback advertised the profile and the frontend opted in",
+s.check(C.BLKBACK_ADVERTISED_FRONTEND_OPTED_IN,
         nodes["backend_feature"] == "1" and nodes["frontend_feature"] == "1"
         and nodes["format"] == dom0_profile["format"]
         and nodes["interval"] == dom0_profile["protection_interval_bytes"], nodes=nodes)
 
-s.check("the frontend confirmed the profile it registered (its data-integrity-format)",
+s.check(C.FRONTEND_CONFIRMED_ITS_PROFILE,
         nodes["frontend_format"] == nodes["format"] == dom0_profile["format"], nodes=nodes)
 confirmed = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
              if "data integrity confirmed by the frontend" in l]
-s.check("blkback logged that the frontend confirmed the profile",
+s.check(C.BLKBACK_LOGGED_THE_CONFIRMATION,
         any(f"/{domid}/51728: data integrity confirmed by the frontend: "
             f"{dom0_profile['format']}" in l for l in confirmed), lines=confirmed[-4:])
 
@@ -117,58 +118,58 @@ matrix = run.record("io")
 writes = [r for r in matrix if r["op"] == "write" and r["offset"] < 8 * 1048576]
 reads = [r for r in matrix if r["op"] == "verify"]
 s.fact("io_matrix", [(r["op"], r["size"], r["bs"], r["ios"], r["ok"]) for r in matrix])
-s.check("every O_DIRECT write of 4 KiB to 1 MiB completed", len(writes) == 5
+s.check(C.EVERY_MATRIX_WRITE_COMPLETED, len(writes) == 5
         and all(r["ok"] for r in writes), writes=writes)
-s.check("every read came back verified and identical", len(reads) == 5
+s.check(C.EVERY_MATRIX_READ_VERIFIED, len(reads) == 5
         and all(r["ok"] for r in reads), reads=reads)
 front = {r["phase"]: r for r in run.record("front_counters")}
 wr_ios = sum(r["ios"] for r in writes)
 rd_ios = sum(r["ios"] for r in reads)
 pairs = front.get("matrix", {}).get("dix_req")
 s.fact("matrix_requests", {"write_ios": wr_ios, "read_ios": rd_ios, "frontend_pairs": pairs})
-s.check("every request of the matrix carried PI (frontend pairs >= I/Os)",
+s.check(C.EVERY_MATRIX_REQUEST_CARRIED_PI,
         isinstance(pairs, int) and pairs >= wr_ios + rd_ios, front=front)
-s.check("blkback gave the disk a PI payload for every I/O of the matrix",
+s.check(C.BLKBACK_GAVE_THE_DISK_PI,
         back_matrix.get("dix_req", 0) >= wr_ios + rd_ios, blkback=back_matrix)
-s.check("the disk found no PI error in the matrix", rejected_matrix == rejected_before,
+s.check(C.NO_DISK_PI_ERROR_IN_THE_MATRIX, rejected_matrix == rejected_before,
         before=rejected_before, after=rejected_matrix)
 
 # Corruption on the read path.
 bad_reads = run.record("corrupt_read")
 s.fact("corrupt_reads", bad_reads)
-s.check(f"{CORRUPT} reads whose PI was corrupted were injected", injected_reads == CORRUPT)
-s.check("each corrupted read failed with EILSEQ, none returned data as good",
+s.check(C.reads_corrupted(CORRUPT), injected_reads == CORRUPT)
+s.check(C.CORRUPTED_READS_FAILED_WITH_EILSEQ,
         len(bad_reads) == CORRUPT and all(not r["ok"] and r["errno"] == EILSEQ for r in bad_reads),
         reads=bad_reads)
 clean = (run.record("clean_read") or [{}])[0]
-s.check("the same blocks read back intact once the corruption stopped", clean.get("ok") is True,
+s.check(C.BLOCKS_INTACT_AFTER_CORRUPTION, clean.get("ok") is True,
         read=clean)
 guard_lines = [l for l in run.dmesg if "xvdb" in l and ("tag error" in l or "protection error" in l)]
 s.fact("domu_protection_messages", guard_lines[:12])
-s.check("the domU's kernel logged the protection errors",
+s.check(C.DOMU_LOGGED_PROTECTION_ERRORS,
         any("guard tag error" in l for l in guard_lines)
         and any("protection error" in l for l in guard_lines), lines=guard_lines[:12])
 
 # Corruption on the write path.
 bad_writes = run.record("corrupt_write")
 s.fact("corrupt_writes", bad_writes)
-s.check(f"{CORRUPT} writes whose PI was corrupted were injected", injected_writes == CORRUPT)
-s.check("the disk refused each corrupted write: EILSEQ in the domU",
+s.check(C.writes_corrupted(CORRUPT), injected_writes == CORRUPT)
+s.check(C.DISK_REFUSED_CORRUPTED_WRITES,
         len(bad_writes) == CORRUPT and all(not r["ok"] and r["errno"] == EILSEQ for r in bad_writes),
         writes=bad_writes)
-s.check("the disk reported exactly the injected PI errors (guard check failed)",
+s.check(C.DISK_REPORTED_THE_INJECTED_ERRORS,
         rejected_end - rejected_mid == CORRUPT, mid=rejected_mid, end=rejected_end)
-s.check("blkback and blkfront both counted the protection errors",
+s.check(C.BOTH_DRIVERS_COUNTED_THE_ERRORS,
         back.get("dix_err") == CORRUPT and front.get("end", {}).get("dix_err") == CORRUPT,
         blkback=back, blkfront=front.get("end"))
 clean_w = (run.record("clean_write") or [{}])[0]
-s.check("the next write, uncorrupted, succeeded", clean_w.get("ok") is True, write=clean_w)
-s.check("no request with PI went without it or was refused (dix_unprotected, dix_refused = 0)",
+s.check(C.NEXT_WRITE_SUCCEEDED, clean_w.get("ok") is True, write=clean_w)
+s.check(C.NO_REQUEST_WENT_WITHOUT_PI,
         front.get("end", {}).get("dix_unprotected") == 0
         and front.get("end", {}).get("dix_refused") == 0, blkfront=front.get("end"))
-s.check("no BUG, WARNING or Oops in the DIX domU", not run.kernel_problems(),
+s.check(C.NO_OOPS_IN_THE_DIX_DOMU, not run.kernel_problems(),
         lines=run.kernel_problems())
-s.check("after the DIX domU, no domain is left dying (all grants released)", lab.only_dom0_left())
+s.check(C.NO_DYING_DOMAIN_AFTER_THE_DIX_DOMU, lab.only_dom0_left())
 
 # -- Runs B and C: other profiles; C without persistent grants ---------------
 PERSISTENT = "/sys/module/xen_blkback/parameters/feature_persistent"
@@ -181,18 +182,18 @@ for name, params, want, persistent in (
     r = lab.run_domu(name, [f"phy:{disk},xvdb,w"], "domu-dix-profile.sh", timeout=180)
     g = (r.record("profile") or [{}])[0]
     s.fact(f"{name}_domu_profile", g)
-    s.check(f"{name}: the domU's profile is {want[0]} with a {want[1]}-byte interval",
+    s.check(C.run_profile_is(name, want[0], want[1]),
             (g.get("format"), str(g.get("interval"))) == want == (
                 prof["format"], prof["protection_interval_bytes"]), domu=g, dom0=prof)
     pairs = (r.record("front_counters") or [{}])[0].get("dix_req")
-    s.check(f"{name}: O_DIRECT I/O with PI works", r.finished and all(
+    s.check(C.run_io_with_pi_works(name), r.finished and all(
         x["ok"] for x in r.record("io")) and len(r.record("io")) == 2
         and isinstance(pairs, int) and pairs >= 8, io=r.record("io"), frontend_pairs=pairs)
-    s.check(f"{name}: no BUG, WARNING or Oops in the domU", not r.kernel_problems(),
+    s.check(C.no_oops_in_the_domu_of(name), not r.kernel_problems(),
             lines=r.kernel_problems())
     connects = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
                 if "xen-blkback: backend/vbd/" in l and "using" in l]
-    s.check(f"{name}: persistent grants were {'on' if persistent == 'Y' else 'off'}",
+    s.check(C.run_persistent_grants_were(name, 'on' if persistent == 'Y' else 'off'),
             bool(connects) and ("persistent grants" in connects[-1]) == (persistent == "Y"),
             connect=connects[-1:])
 Path(PERSISTENT).write_text("Y\n")
@@ -217,26 +218,26 @@ def case(name: str, frontend: str, backend: str, enable: str | None = None) -> d
     guest = (run.record("profile") or [{}])[0]
     io = run.record("io")
     s.fact(f"{name}_domu_profile", guest)
-    s.check(f"{name}: the domU has no integrity profile", guest.get("format") == "none",
+    s.check(C.case_has_no_profile(name), guest.get("format") == "none",
             profile=guest)
-    s.check(f"{name}: 1 MiB of O_DIRECT I/O works", run.finished and len(io) == 2
+    s.check(C.case_plain_io_works(name), run.finished and len(io) == 2
             and all(r["ok"] for r in io), io=io)
-    s.check(f"{name}: no BUG, WARNING or Oops in the domU", not run.kernel_problems(),
+    s.check(C.no_oops_in_the_domu_of(name), not run.kernel_problems(),
             lines=run.kernel_problems())
-    s.check(f"{name}: the domain is gone, grants released", lab.only_dom0_left())
+    s.check(C.case_domain_is_gone(name), lab.only_dom0_left())
     return nodes
 
 
 nodes = case("new-front-old-back", "patched", "stock")
-s.check("new-front-old-back: the stock backend never advertises the feature",
+s.check(C.STOCK_BACKEND_NEVER_ADVERTISES,
         nodes["backend_feature"] is None and nodes["frontend_feature"] == "1", nodes=nodes)
 
 nodes = case("old-front-new-back", "stock", "patched")
-s.check("old-front-new-back: blkback advertises, the stock frontend does not opt in",
+s.check(C.STOCK_FRONTEND_DOES_NOT_OPT_IN,
         nodes["backend_feature"] == "1" and nodes["frontend_feature"] is None, nodes=nodes)
 
 nodes = case("admin-disabled", "patched", "patched", enable="0")
-s.check("admin-disabled: blkback advertises feature-data-integrity = 0",
+s.check(C.ADMIN_TOGGLE_ADVERTISES_ZERO,
         nodes["backend_feature"] == "0" and nodes["frontend_feature"] == "1", nodes=nodes)
 
 lab.check_dom0_clean(s)

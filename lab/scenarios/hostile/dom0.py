@@ -16,6 +16,7 @@ names in each backend directory ("fuzzfront-cases") before the domU runs:
 import subprocess
 from pathlib import Path
 
+import checks as C
 import labguest as lab
 
 OKAY, ERROR, EOPNOTSUPP, EINTEGRITY = 0, -1, -2, -3
@@ -30,69 +31,62 @@ NODIX_ID = 100
 # (docs/protocol.md, "Backend validation") prescribes: (status, operation,
 # id) of each slot consumed.  Case n uses id n.
 MALFORMED = [
-    ("flag_last", "a flagged READ that is the last slot produced gets one BLKIF_RSP_ERROR",
+    ("flag_last", C.FLAGGED_READ_AS_LAST_SLOT,
      [(FLAG | READ, 1)]),
-    ("second_wrong_op", "a flagged READ followed by a plain READ slot: BLKIF_RSP_ERROR on both",
+    ("second_wrong_op", C.FLAGGED_READ_THEN_PLAIN_READ,
      [(FLAG | READ, 2), (READ, 2)]),
-    ("second_flagged", "a flagged READ followed by another flagged READ: BLKIF_RSP_ERROR on both",
+    ("second_flagged", C.FLAGGED_READ_THEN_FLAGGED_READ,
      [(FLAG | READ, 3), (FLAG | READ, 3)]),
-    ("wrong_id", "an integrity slot with another id: BLKIF_RSP_ERROR on both, each with its own id",
+    ("wrong_id", C.INTEGRITY_SLOT_WITH_ANOTHER_ID,
      [(FLAG | READ, 4), (INTEGRITY, 104)]),
-    ("nr_segments_0", "an integrity slot with nr_segments 0: BLKIF_RSP_ERROR on both",
+    ("nr_segments_0", C.INTEGRITY_SLOT_WITH_0_SEGMENTS,
      [(FLAG | READ, 5), (INTEGRITY, 5)]),
-    ("nr_segments_17", "an integrity slot with nr_segments 17: BLKIF_RSP_ERROR on both",
+    ("nr_segments_17", C.INTEGRITY_SLOT_WITH_17_SEGMENTS,
      [(FLAG | READ, 6), (INTEGRITY, 6)]),
-    ("pi_bytes_short", "pi_bytes one tuple short of the data length: BLKIF_RSP_ERROR on both",
+    ("pi_bytes_short", C.PI_BYTES_ONE_TUPLE_SHORT,
      [(FLAG | READ, 7), (INTEGRITY, 7)]),
-    ("pi_bytes_huge", "pi_bytes 0xffffffff with 16 pages: BLKIF_RSP_ERROR on both",
+    ("pi_bytes_huge", C.PI_BYTES_HUGE,
      [(FLAG | READ, 8), (INTEGRITY, 8)]),
-    ("nr_segments_mismatch", "nr_segments 2 for PI that fits one page: BLKIF_RSP_ERROR on both",
+    ("nr_segments_mismatch", C.TWO_SEGMENTS_FOR_ONE_PAGE_OF_PI,
      [(FLAG | READ, 9), (INTEGRITY, 9)]),
-    ("gref_out_of_range", "a PI grant reference beyond the grant table: BLKIF_RSP_ERROR on both",
+    ("gref_out_of_range", C.PI_GRANT_BEYOND_THE_TABLE,
      [(FLAG | READ, 10), (INTEGRITY, 10)]),
-    ("gref_revoked", "a PI grant reference that was never left granted: BLKIF_RSP_ERROR on both",
+    ("gref_revoked", C.PI_GRANT_NEVER_LEFT_GRANTED,
      [(FLAG | READ, 11), (INTEGRITY, 11)]),
-    ("pi_read_only_on_read", "a READ whose PI page is granted read-only: BLKIF_RSP_ERROR on both",
+    ("pi_read_only_on_read", C.PI_PAGE_READ_ONLY_FOR_A_READ,
      [(FLAG | READ, 12), (INTEGRITY, 12)]),
-    ("data_gref_revoked", "a pair whose data grant does not map: BLKIF_RSP_ERROR on both",
+    ("data_gref_revoked", C.DATA_GRANT_DOES_NOT_MAP,
      [(FLAG | READ, 13), (INTEGRITY, 13)]),
-    ("second_pi_page_bad", "an indirect READ whose first PI page maps and second does not: "
-     "BLKIF_RSP_ERROR on both", [(FLAG | READ, 14), (INTEGRITY, 14)]),
-    ("data_nr_segments_0", "a flagged READ with no data segment: BLKIF_RSP_ERROR on both",
+    ("second_pi_page_bad", C.SECOND_PI_PAGE_DOES_NOT_MAP, [(FLAG | READ, 14), (INTEGRITY, 14)]),
+    ("data_nr_segments_0", C.FLAGGED_READ_WITHOUT_DATA,
      [(FLAG | READ, 15), (INTEGRITY, 15)]),
-    ("flagged_flush", "a flagged FLUSH: BLKIF_RSP_ERROR on both",
+    ("flagged_flush", C.FLAGGED_FLUSH,
      [(FLAG | FLUSH, 16), (INTEGRITY, 16)]),
-    ("flagged_discard", "a flagged DISCARD: BLKIF_RSP_ERROR on both",
+    ("flagged_discard", C.FLAGGED_DISCARD,
      [(FLAG | DISCARD, 17), (INTEGRITY, 17)]),
-    ("flagged_integrity", "a flagged INTEGRITY slot: BLKIF_RSP_ERROR on both",
+    ("flagged_integrity", C.FLAGGED_INTEGRITY_SLOT,
      [(FLAG | INTEGRITY, 18), (INTEGRITY, 18)]),
-    ("lone_integrity", "a lone BLKIF_OP_INTEGRITY slot gets one BLKIF_RSP_ERROR",
+    ("lone_integrity", C.LONE_INTEGRITY_SLOT,
      [(INTEGRITY, 19)]),
     # Reserved fields: a pair that would work but for one of them.
-    ("pad1_nonzero", "reserved: an integrity slot with _pad1 != 0: BLKIF_RSP_ERROR on both",
+    ("pad1_nonzero", C.RESERVED_PAD1_NOT_ZERO,
      [(FLAG | READ, 21), (INTEGRITY, 21)]),
-    ("gref_past_nr_segments", "reserved: a granted page in gref[1] of a 1-page integrity slot: "
-     "BLKIF_RSP_ERROR on both", [(FLAG | READ, 22), (INTEGRITY, 22)]),
-    ("gref_last_nonzero", "reserved: a granted page in gref[15] of a 1-page integrity slot: "
-     "BLKIF_RSP_ERROR on both", [(FLAG | READ, 23), (INTEGRITY, 23)]),
+    ("gref_past_nr_segments", C.RESERVED_GREF1_GRANTED, [(FLAG | READ, 22), (INTEGRITY, 22)]),
+    ("gref_last_nonzero", C.RESERVED_GREF15_GRANTED, [(FLAG | READ, 23), (INTEGRITY, 23)]),
 ]
 
 # On the vbd where fuzzfront did not opt in (case n uses id n, its plain
 # request id n + 100): (case, statement, [(status, operation, id)...]).
 NODIX = [
-    ("nodix_flagged_read", "no DIX: a flagged READ gets BLKIF_RSP_EOPNOTSUPP on its one slot "
-     "and the plain READ after it its own BLKIF_RSP_OKAY",
+    ("nodix_flagged_read", C.NO_DIX_FLAGGED_READ,
      [(EOPNOTSUPP, FLAG | READ, 1), (OKAY, READ, 1 + NODIX_ID)]),
-    ("nodix_flagged_write", "no DIX: a flagged WRITE gets BLKIF_RSP_EOPNOTSUPP on its one slot "
-     "and the plain WRITE after it its own BLKIF_RSP_OKAY",
+    ("nodix_flagged_write", C.NO_DIX_FLAGGED_WRITE,
      [(EOPNOTSUPP, FLAG | WRITE, 2), (OKAY, WRITE, 2 + NODIX_ID)]),
-    ("nodix_flagged_indirect", "no DIX: a flagged INDIRECT READ gets BLKIF_RSP_EOPNOTSUPP on its "
-     "one slot and the plain READ after it its own BLKIF_RSP_OKAY",
+    ("nodix_flagged_indirect", C.NO_DIX_FLAGGED_INDIRECT_READ,
      [(EOPNOTSUPP, FLAG | INDIRECT, 3), (OKAY, READ, 3 + NODIX_ID)]),
-    ("nodix_pair", "no DIX: a whole pair is two requests: BLKIF_RSP_EOPNOTSUPP on the flagged "
-     "READ, BLKIF_RSP_ERROR on the integrity slot alone",
+    ("nodix_pair", C.NO_DIX_WHOLE_PAIR,
      [(EOPNOTSUPP, FLAG | READ, 4), (ERROR, INTEGRITY, 4)]),
-    ("nodix_read_ok", "no DIX: a plain READ gets BLKIF_RSP_OKAY", [(OKAY, READ, 5)]),
+    ("nodix_read_ok", C.NO_DIX_PLAIN_READ_OKAY, [(OKAY, READ, 5)]),
 ]
 
 
@@ -114,8 +108,7 @@ s.fact("dom0_profile", lab.integrity(disk))
 nvme = lab.nvme("dix0")
 nvme_profile = s.fact("nvme_dom0_profile", lab.integrity(nvme))
 nvme_limits = s.fact("nvme_dom0_queue_limits", lab.queue_limits(nvme))
-s.check("nvme: dom0 sees the NVMe namespace with PI (TYPE1-CRC, 512-byte interval, "
-        "one integrity segment per command)",
+s.check(C.NVME_NAMESPACE_WITH_PI,
         nvme_profile["format"] == "T10-DIF-TYPE1-CRC"
         and nvme_profile["protection_interval_bytes"] == "512"
         and nvme_limits["max_integrity_segments"] == 1,
@@ -159,7 +152,7 @@ run = domu.finish(120)
 
 s.fact("fuzz_done", run.record("fuzz_done"))
 done_vbds = {r.get("vbd") for r in run.record("fuzz_done")}
-s.check("fuzzfront ran every case and the domU powered off",
+s.check(C.FUZZFRONT_RAN_EVERY_CASE,
         done is not None and run.finished and done_vbds == set(DEVID.values())
         and all(r.get("leaked") is not None for r in run.record("fuzz_done")),
         done=run.record("fuzz_done"), exit_status=run.exit_status, timed_out=run.timed_out,
@@ -173,7 +166,7 @@ def offered(dev: str) -> bool:
     return c.get("feature") == 1 and c.get("interval") == 512 and c.get("tuple_size") == 8
 
 
-s.check("blkback advertised DIX to fuzzfront (TYPE1, 512-byte interval, 8-byte tuples)",
+s.check(C.BLKBACK_ADVERTISED_DIX,
         offered("xvdb") and connected.get(DEVID["xvdb"], {}).get("opted_in") == 1,
         connected=connected.get(DEVID["xvdb"]))
 
@@ -194,41 +187,39 @@ for name, _, slots in MALFORMED:
     got = list(zip(ints(r.get("ops")), ints(r.get("ids"))))
     if got != slots:
         named[name] = {"want": slots, "got": got}
-s.check("each BLKIF_RSP_ERROR names the slot it answers (its operation and id)", not named,
+s.check(C.EACH_ERROR_NAMES_ITS_SLOT, not named,
         mismatches=named)
 
 unaligned = cases.get("unaligned", {})
-s.check("a flagged READ off a protection interval boundary gets BLKIF_RSP_ERROR "
-        "(skipped on a 512-byte interval)",
+s.check(C.UNALIGNED_READ_REFUSED,
         unaligned.get("skipped") == 1 and connected.get(DEVID["xvdb"], {}).get("interval") == 512
         or ints(unaligned.get("status")) == [ERROR, ERROR], case=unaligned)
 
 # The flood.
 flood = cases.get("flood", {})
-s.check(f"flood: {FLOOD_PAIRS} malformed pairs back to back: every slot gets exactly one "
-        "BLKIF_RSP_ERROR, in order, naming its slot",
+s.check(C.flood_every_slot_answered(FLOOD_PAIRS),
         flood.get("pairs") == FLOOD_PAIRS and flood.get("slots") == 2 * FLOOD_PAIRS
         and flood.get("responses") == 2 * FLOOD_PAIRS and flood.get("errors") == 2 * FLOOD_PAIRS
         and flood.get("wrong") == 0, case=flood)
-s.check("flood: the ring was full again and again (at least 10 times)",
+s.check(C.FLOOD_FILLED_THE_RING,
         isinstance(flood.get("full"), int) and flood["full"] >= 10, case=flood)
-s.check("flood: no grant of the flood stays mapped (leaked=0)",
+s.check(C.FLOOD_LEFT_NO_GRANT_MAPPED,
         flood.get("leaked") == 0, case=flood)
 
 read_ok = cases.get("read_ok", {})
-s.check("a well-formed 4 KiB READ pair after all the bad ones gets BLKIF_RSP_OKAY on both slots",
+s.check(C.GOOD_READ_PAIR_AFTERWARDS,
         read_ok.get("responses") == 2 and ints(read_ok.get("status")) == [OKAY, OKAY]
         and ints(read_ok.get("ops")) == [FLAG | READ, INTEGRITY], case=read_ok)
 write_ok = cases.get("write_ok", {})
-s.check("a well-formed WRITE pair with correct T10 PI gets BLKIF_RSP_OKAY on both slots",
+s.check(C.GOOD_WRITE_PAIR,
         write_ok.get("responses") == 2 and ints(write_ok.get("status")) == [OKAY, OKAY]
         and ints(write_ok.get("ops")) == [FLAG | WRITE, INTEGRITY], case=write_ok)
 bad_guard = cases.get("write_bad_guard", {})
-s.check("the same WRITE with a wrong guard tag gets BLKIF_RSP_EINTEGRITY on both slots",
+s.check(C.WRONG_GUARD_GETS_EINTEGRITY,
         bad_guard.get("responses") == 2
         and ints(bad_guard.get("status")) == [EINTEGRITY, EINTEGRITY], case=bad_guard)
 read_back = cases.get("read_back", {})
-s.check("reading the good write back returns its data and its PI",
+s.check(C.GOOD_WRITE_READS_BACK,
         ints(read_back.get("status")) == [OKAY, OKAY] and read_back.get("data_match") == 1
         and read_back.get("pi_match") == 1, case=read_back)
 
@@ -245,27 +236,24 @@ def multipage_checks(disk_name: str, found: dict) -> None:
         return ok and r.get("data_match") == 1 and r.get("pi_match") == 1, r
 
     ok, r = pair("multipage_write_ok", OKAY, WRITE)
-    s.check(f"{disk_name}: a 1 MiB WRITE pair (256 indirect segments, 4 pages of PI) gets "
-            "BLKIF_RSP_OKAY on both slots", ok, case=r)
+    s.check(C.multipage_write_ok(disk_name), ok, case=r)
     ok, r = read_back_ok("multipage_read_back")
-    s.check(f"{disk_name}: reading the 1 MiB back returns its data and its 4 pages of PI", ok, case=r)
+    s.check(C.multipage_read_back(disk_name), ok, case=r)
     ok_w, w = pair("multipage_skip_write_ok", OKAY, WRITE)
     ok_r, r = read_back_ok("multipage_skip_read_back")
-    s.check(f"{disk_name}: the same with the data 3 sectors into its first page (each PI page "
-            "boundary inside a data page) is written and read back intact", ok_w and ok_r,
+    s.check(C.multipage_offset_data_intact(disk_name), ok_w and ok_r,
             write=w, read=r)
     ok, r = pair("multipage_bad_guard_page3", EINTEGRITY, WRITE)
-    s.check(f"{disk_name}: a 1 MiB WRITE whose PI is good but for a wrong guard in its third "
-            "page gets BLKIF_RSP_EINTEGRITY on both slots", ok, case=r)
+    s.check(C.multipage_bad_guard_in_third_page(disk_name), ok, case=r)
 
 
 multipage_checks("scsi_debug", cases)
-s.check("blkback counted exactly two integrity errors (dix_err == 2)",
+s.check(C.BLKBACK_COUNTED_TWO_INTEGRITY_ERRORS,
         back.get("xvdb", {}).get("dix_err") == 2, blkback=back.get("xvdb"))
 
 # The vbd where fuzzfront did not opt in.
 nodix = by_vbd["xvdc"]
-s.check("no DIX: blkback offered DIX on xvdc but fuzzfront did not opt in",
+s.check(C.NO_DIX_OFFERED_BUT_NOT_OPTED_IN,
         offered("xvdc") and connected.get(DEVID["xvdc"], {}).get("opted_in") == 0
         and xs.get("xvdc", {}).get("backend") == "1" and xs.get("xvdc", {}).get("frontend") is None,
         connected=connected.get(DEVID["xvdc"]), xenstore=xs.get("xvdc"))
@@ -273,40 +261,38 @@ for name, statement, want in NODIX:
     r = nodix.get(name, {})
     s.check(statement, r.get("slots") == r.get("responses") == len(want)
             and answered(r) == want, case=r, want=want)
-s.check("no DIX: blkback took no pair on xvdc (dix_req == 0)",
+s.check(C.NO_DIX_NO_PAIR_TAKEN,
         back.get("xvdc", {}).get("dix_req") == 0 and back.get("xvdc", {}).get("rd_req", 0) >= 3,
         blkback=back.get("xvdc"))
 
 # NVMe.
 mp = by_vbd["xvdd"]
-s.check("nvme: blkback advertised DIX to fuzzfront on the NVMe vbd (TYPE1, 512-byte interval, "
-        "8-byte tuples)", offered("xvdd") and connected.get(DEVID["xvdd"], {}).get("opted_in") == 1,
+s.check(C.NVME_BLKBACK_ADVERTISED_DIX, offered("xvdd") and connected.get(DEVID["xvdd"], {}).get("opted_in") == 1,
         connected=connected.get(DEVID["xvdd"]))
 multipage_checks("nvme", mp)
-s.check("nvme: the namespace refused the bad third PI page itself (one PI error), "
-        "and blkback counted it (dix_err == 1)",
+s.check(C.NVME_REFUSED_THE_BAD_PAGE,
         nvme_pi == 1 and back.get("xvdd", {}).get("dix_err") == 1,
         nvme_pi_rejections=nvme_pi, blkback=back.get("xvdd"))
 nv_read = mp.get("read_ok", {})
-s.check("nvme: a 4 KiB READ pair afterwards gets BLKIF_RSP_OKAY on both slots",
+s.check(C.NVME_READ_PAIR_AFTERWARDS,
         ints(nv_read.get("status")) == [OKAY, OKAY], case=nv_read)
 
 every = [r for found in by_vbd.values() for r in found.values()]
 leaks = {f"{r.get('vbd')}:{r.get('case')}": r.get("leaked") for r in every
          if "leaked" in r and r.get("leaked") != 0}
-s.check("every grant of every case could be ended once its responses were in (leaked=0)",
+s.check(C.NO_GRANT_LEAKED,
         len(cases) >= len(MALFORMED) + 11 and len(nodix) == len(NODIX) and len(mp) >= 6
         and not leaks and all("leaked" in r or r.get("skipped") == 1 for r in every),
         leaks=leaks, cases={d: len(c) for d, c in by_vbd.items()})
 
 detached = (run.record("detached") or [{}])[0]
-s.check("fuzzfront closed when dom0 detached the disk and blkback removed the vbd",
+s.check(C.FUZZFRONT_CLOSED_ON_DETACH,
         detached.get("ok") is True and not vbds_after_detach
         and all(d.get("rc") == 0 for d in detach.values()),
         detached=detached, vbds=vbds_after_detach, detach=detach)
-s.check("no BUG, WARNING or Oops in the hostile domU", not run.kernel_problems(),
+s.check(C.NO_OOPS_IN_THE_HOSTILE_DOMU, not run.kernel_problems(),
         lines=run.kernel_problems())
-s.check("the hostile domain dies (no grant left mapped in dom0)", lab.only_dom0_left())
+s.check(C.HOSTILE_DOMAIN_DIES, lab.only_dom0_left())
 s.fact("dom0_blkback_messages", [line for line in lab.sh("dmesg", timeout=20).stdout.splitlines()
                                  if "blkback" in line or "vbd" in line][-20:])
 lab.check_dom0_clean(s)

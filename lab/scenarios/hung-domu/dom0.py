@@ -2,6 +2,7 @@
 
 import time
 
+import checks as C
 import labguest as lab
 
 BOUND = 20
@@ -11,9 +12,9 @@ disk = lab.scsi_debug(dev_size_mb=16)
 start = time.monotonic()
 run = lab.run_domu("hung", [f"phy:{disk},xvdb,w"], "domu-hang.sh", timeout=BOUND)
 waited = s.fact("waited_seconds", round(time.monotonic() - start, 1))
-s.check("the wait for a silent domU is reported as timed out", run.timed_out)
-s.check("the wait ends within its bound (plus destroy time)", waited < BOUND + 60, waited=waited)
-s.check("the silent domU is destroyed", not lab.domain_exists("hung"))
-s.check("its vbd is released", lab.wait_until(lambda: not lab.backend_vbds(), 30),
+s.check(C.SILENT_DOMU_TIMED_OUT, run.timed_out)
+s.check(C.WAIT_ENDS_WITHIN_BOUND, waited < BOUND + 60, waited=waited)
+s.check(C.SILENT_DOMU_DESTROYED, not lab.domain_exists("hung"))
+s.check(C.VBD_RELEASED, lab.wait_until(lambda: not lab.backend_vbds(), 30),
         vbds=lab.backend_vbds())
 s.save()

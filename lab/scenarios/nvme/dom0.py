@@ -12,6 +12,7 @@ switches on.
 import time
 from pathlib import Path
 
+import checks as C
 import labguest as lab
 
 EILSEQ = 84
@@ -66,7 +67,7 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     disk = lab.nvme(serial)
     prof = s.fact(f"{name}_dom0_profile", lab.integrity(disk))
     limits = s.fact(f"{name}_dom0_queue_limits", lab.queue_limits(disk))
-    s.check(f"{name}: dom0 sees the NVMe namespace with PI",
+    s.check(C.dom0_sees_the_namespace(name),
             (prof["format"], prof["protection_interval_bytes"]) == want
             and limits["logical_block_size"] == int(want[1]),
             disk=disk, profile=prof, limits=limits)
@@ -154,7 +155,7 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     s.fact(f"{name}_scsi_debug_pi_rejections", sd_counts)
     s.fact(f"{name}_domu_seconds", run.seconds)
     s.fact(f"{name}_domu_phases", {r["phase"]: r["uptime"] for r in run.record("mark")})
-    s.check(f"{name}: the domU ran its script and powered off", run.finished,
+    s.check(C.domu_ran_its_script(name), run.finished,
             exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error,
             log=run.script_log[-15:], last_records=run.records[-5:])
 
@@ -162,16 +163,16 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     params = (run.record("front_params") or [{}])[0]
     prof_of = {r["dev"]: r for r in run.record("profile")}
     xvdb = prof_of.get("xvdb", {})
-    s.check(f"{name}: blkfront takes 1 MiB requests (max_indirect_segments=256)",
+    s.check(C.blkfront_takes_1mib_requests(name),
             params.get("max_indirect_segments") == 256 and xvdb.get("max_hw_sectors_kb") == 1024,
             params=params, xvdb=xvdb)
 
     # Profile.
-    s.check(f"{name}: the domU's xvdb has the NVMe disk's integrity format and interval",
+    s.check(C.xvdb_has_the_disks_profile(name),
             (xvdb.get("format"), str(xvdb.get("interval")), str(xvdb.get("tag_size")))
             == (prof["format"], prof["protection_interval_bytes"], prof["tag_size"]),
             domu=xvdb, dom0=prof)
-    s.check(f"{name}: the partition and the dm-linear volume have the same profile in the domU",
+    s.check(C.partition_and_volume_keep_the_profile(name),
             all((prof_of.get(d, {}).get("format"), str(prof_of.get(d, {}).get("interval")))
                 == want for d in ("xvdd", "xvde")),
             xvdd=prof_of.get("xvdd"), xvde=prof_of.get("xvde"), dom0=backings)
@@ -183,20 +184,20 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     m_reads = [r for r in matrix if r["op"] == "verify"]
     s.fact(f"{name}_matrix", [(r["op"], r["offset"], r["size"], r["bs"], r["ios"], r["ok"],
                                r["error"]) for r in matrix])
-    s.check(f"{name}: O_DIRECT writes of 4 KiB, 1 MiB and 4 MiB completed",
+    s.check(C.writes_of_4k_1m_and_4m_completed(name),
             len(m_writes) == 4 and all(r["ok"] for r in m_writes)
             and {4096, MIB, 4 * MIB} <= {r["bs"] for r in m_writes}, writes=m_writes)
-    s.check(f"{name}: every read came back verified and identical",
+    s.check(C.every_read_verified(name),
             len(m_reads) == 4 and all(r["ok"] for r in m_reads), reads=m_reads)
     ios = sum(r["ios"] for r in matrix)
     pairs = counters.get(("matrix", "xvdb"), {}).get("dix_req")
-    s.check(f"{name}: every request carried PI (frontend pairs >= I/Os)",
+    s.check(C.every_request_carried_pi(name),
             isinstance(pairs, int) and pairs >= ios, ios=ios, frontend=counters.get(("matrix", "xvdb")))
     xb = back.get("xvdb", {})
-    s.check(f"{name}: blkback gave the disk PI for every request (blkback dix_req >= frontend pairs)",
+    s.check(C.blkback_gave_the_disk_pi(name),
             isinstance(pairs, int) and xb.get("dix_req", 0) >= pairs >= ios, blkback=xb,
             frontend_pairs=pairs)
-    s.check(f"{name}: the disk found no PI error in the round trip",
+    s.check(C.no_disk_pi_error_in_the_round_trip(name),
             nvme_counts.get("matrix") == nvme_before
             and counters.get(("matrix", "xvdb"), {}).get("dix_err") == 0,
             counts=nvme_counts, frontend=counters.get(("matrix", "xvdb")))
@@ -204,35 +205,35 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     # Corruption, read side.
     bad = run.record("corrupt_read")
     s.fact(f"{name}_corrupt_reads", bad)
-    s.check(f"{name}: 4 reads whose PI was corrupted were injected", injected["reads"] == 4,
+    s.check(C.reads_corrupted(name), injected["reads"] == 4,
             injected=injected)
-    s.check(f"{name}: each corrupted read (4 KiB and 1 MiB) failed with EILSEQ",
+    s.check(C.corrupted_reads_failed_with_eilseq(name),
             len(bad) == 4 and all(not r["ok"] and r["errno"] == EILSEQ for r in bad), reads=bad)
     clean = run.record("clean_read")
-    s.check(f"{name}: the same blocks read back intact once the corruption stopped",
+    s.check(C.blocks_intact_after_corruption(name),
             len(clean) == 2 and all(r["ok"] for r in clean), read=clean)
 
     # Corruption, write side.
     bad = run.record("corrupt_write")
     s.fact(f"{name}_corrupt_writes", bad)
-    s.check(f"{name}: 4 writes whose PI was corrupted were injected", injected["writes"] == 4,
+    s.check(C.writes_corrupted(name), injected["writes"] == 4,
             injected=injected)
-    s.check(f"{name}: the disk refused each corrupted write: EILSEQ in the domU",
+    s.check(C.disk_refused_corrupted_writes(name),
             len(bad) == 4 and all(not r["ok"] and r["errno"] == EILSEQ for r in bad), writes=bad)
     refused = nvme_counts.get("writes", -1) - nvme_counts.get("reads", 0)
-    s.check(f"{name}: the NVMe disk reported exactly the injected PI errors",
+    s.check(C.disk_reported_the_injected_errors(name),
             refused == 4 and nvme_counts.get("reads") == nvme_counts.get("matrix"),
             counts=nvme_counts)
     clean = run.record("clean_write")
-    s.check(f"{name}: the next write, uncorrupted, succeeded and reads back",
+    s.check(C.next_write_succeeded(name),
             len(clean) == 2 and all(r["ok"] for r in clean), io=clean)
     fc = counters.get(("corrupt", "xvdb"), {})
-    s.check(f"{name}: blkback and blkfront both counted the 4 refused writes",
+    s.check(C.both_drivers_counted_the_refused_writes(name),
             back.get("xvdb", {}).get("dix_err") == 4 and fc.get("dix_err") == 4,
             blkback=back.get("xvdb"), blkfront=fc)
     guard = [l for l in run.dmesg if "xvdb" in l and ("tag error" in l or "protection error" in l)]
     s.fact(f"{name}_domu_protection_messages", guard[:12])
-    s.check(f"{name}: the domU's kernel caught the corrupted reads (guard tag error)",
+    s.check(C.domu_caught_the_corrupted_reads(name),
             any("guard tag error" in l for l in guard), lines=guard[:12])
 
     # Load.
@@ -240,9 +241,9 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     s.fact(f"{name}_load", [(r["op"], r["bs"], r["depth"], r["ios"], r["max_inflight"], r["ok"],
                              r["error"]) for r in load])
     inflight = max([r.get("max_inflight", -1) for r in load] or [-1])
-    s.check(f"{name}: load: more than 16 requests were in flight at once", inflight > 16,
+    s.check(C.load_more_than_16_in_flight(name), inflight > 16,
             max_inflight=inflight, ring="2 pages, 64 slots, 32 pairs")
-    s.check(f"{name}: load: every write completed and every read verified",
+    s.check(C.load_every_io_completed(name),
             len(load) == 4 and all(r["ok"] for r in load), load=load)
     before, after = counters.get(("corrupt", "xvdb"), {}), counters.get(("load", "xvdb"), {})
     fe_pairs = after.get("dix_req", 0) - before.get("dix_req", 0)
@@ -250,7 +251,7 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     be_reqs = (la.get("rd_req", 0) + la.get("wr_req", 0)) - (lb.get("rd_req", 0) + lb.get("wr_req", 0))
     be_pairs = la.get("dix_req", 0) - lb.get("dix_req", 0)
     load_ios = sum(r["ios"] for r in load)
-    s.check(f"{name}: load: every request carried PI and none failed",
+    s.check(C.load_every_request_carried_pi(name),
             bool(lb) and bool(la) and fe_pairs >= load_ios and be_pairs == be_reqs == fe_pairs
             and after.get("dix_err") == before.get("dix_err")
             and la.get("dix_err") == lb.get("dix_err"),
@@ -260,12 +261,12 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     # Other backings.
     backing = run.record("backing")
     quiet = nvme_counts.get("load_and_backings") == nvme_counts.get("writes")
-    for dev, what in (("xvdd", f"a partition at {PART_START_MIB} MiB"),
-                      ("xvde", f"a dm-linear volume at {LINEAR_START_MIB} MiB")):
+    for dev, what in (("xvdd", C.partition_at(PART_START_MIB)),
+                      ("xvde", C.volume_at(LINEAR_START_MIB))):
         mine = [r for r in backing if r["dev"] == f"/dev/{dev}"]
         bk = back.get(dev, {})
         fc = counters.get(("backings", dev), {})
-        s.check(f"{name}: {what} as backing: I/O round-trips with PI, no PI error",
+        s.check(C.backing_round_trips(name, what),
                 len(mine) == 4 and all(r["ok"] for r in mine) and quiet
                 and bk.get("dix_req", 0) >= sum(r["ios"] for r in mine) and bk.get("dix_err") == 0
                 and fc.get("dix_err") == 0, io=mine, blkback=bk, blkfront=fc, nvme=nvme_counts,
@@ -274,25 +275,25 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     # The disk's own PI errors.
     errs = run.record("disk_error")
     s.fact(f"{name}_disk_errors", errs)
-    s.check(f"{name}: a PI error reported by the disk fails the read with EILSEQ",
+    s.check(C.disk_error_fails_the_read(name),
             len(errs) == 2 and all(not r["ok"] and r["errno"] == EILSEQ for r in errs)
             and sd_counts.get("disarmed", 0) - sd_counts.get("armed", 0) == 2,
             reads=errs, disk=sd_counts, dom0_profile=sd_prof)
     fc = counters.get(("end", "xvdf"), {})
-    s.check(f"{name}: blkback and blkfront counted the disk's PI errors",
+    s.check(C.both_drivers_counted_the_disk_errors(name),
             back.get("xvdf", {}).get("dix_err") == 2 and fc.get("dix_err") == 2,
             blkback=back.get("xvdf"), blkfront=fc)
     clean = run.record("disk_clean")
-    s.check(f"{name}: the disk's blocks read back once its errors stopped",
+    s.check(C.disk_blocks_read_back_after_errors(name),
             len(clean) == 1 and clean[0]["ok"], read=clean)
 
-    s.check(f"{name}: blkback served every read and write as a PI pair (dix_req = rd_req + wr_req)",
+    s.check(C.blkback_served_every_io_as_a_pair(name),
             bool(back) and all(b.get("dix_req", 0) > 0
                                and b.get("dix_req") == b.get("rd_req", 0) + b.get("wr_req", 0)
                                for b in back.values()), blkback=back)
-    s.check(f"{name}: no BUG, WARNING or Oops in the domU", run.finished and not run.kernel_problems(),
+    s.check(C.no_oops_in_the_domu(name), run.finished and not run.kernel_problems(),
             lines=run.kernel_problems())
-    s.check(f"{name}: the domain is gone, grants released", lab.only_dom0_left())
+    s.check(C.domain_is_gone(name), lab.only_dom0_left())
     s.fact(f"{name}_domu_messages", [l for l in run.dmesg if "xvd" in l or "blkfront" in l][:30])
     lab.dm_remove(f"lin-{name}")
 
@@ -300,9 +301,9 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
 for name, serial, want, sd_params in RUNS:
     try:
         one_run(name, serial, want, sd_params)
-        s.check(f"{name}: the run completed", True)
+        s.check(C.run_completed(name), True)
     except Exception as e:  # the run's own failure, then on with the next run
-        s.check(f"{name}: the run completed", False, error=repr(e))
+        s.check(C.run_completed(name), False, error=repr(e))
         lab.sh(lab.XL, "destroy", name, check=False, timeout=60)
         lab.dm_remove(f"lin-{name}")
     s.fact(f"{name}_nvme_messages", [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
