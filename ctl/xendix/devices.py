@@ -112,7 +112,7 @@ class SysfsSource:
                 found = self.by_devnum(os.major(rdev), os.minor(rdev))
                 if found:
                     return found
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the path
             pass
         name = Path(path).name
         for base in (self.root / "class" / "block", self.root / "block"):

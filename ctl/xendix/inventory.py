@@ -1,4 +1,5 @@
-"""What ``status`` and ``devices`` show: vbds picked by DOMAIN/VDEV, disks with their users."""
+"""What ``status`` and ``devices`` show: guest disks picked by DOMAIN/VDEV
+(whatever backend serves them), dom0 disks with their users."""
 
 from __future__ import annotations
 
@@ -8,31 +9,31 @@ from . import domains, vdev as vdevs
 from .devices import BlockDevice
 from .errors import UnknownVdev
 from .host import Host
-from .vbd import Vbd, all_ids, gather
+from .vbd import Vbd, VbdRef, gather, locate
 
 
-def select(host: Host, domain: str | None = None, vdev: str | None = None) -> list[tuple[int, int]]:
-    """(domid, devid) of every vbd, of one domain's, or one."""
+def select(host: Host, domain: str | None = None, vdev: str | None = None) -> list[VbdRef]:
+    """Every guest disk, one domain's, or one (with every backend that serves it)."""
     store = host.store()
     if domain is None:
-        return all_ids(store)
-    domid = domains.resolve(store, domain)
-    ids = all_ids(store, domid)
+        return locate(store)
+    refs = locate(store, domains.resolve(store, domain))
     if vdev is None:
-        return ids
+        return refs
     try:
         devid = vdevs.to_devid(vdev)
     except vdevs.VdevError as e:
         raise UnknownVdev(f"unknown vdev {vdev!r}: {e}") from None
-    if (domid, devid) not in ids:
+    picked = [r for r in refs if r.devid == devid]
+    if not picked:
         raise UnknownVdev(f"domain {domain!r} has no vdev {vdev!r}")
-    return [(domid, devid)]
+    return picked
 
 
 def status(host: Host, domain: str | None = None, vdev: str | None = None) -> list[Vbd]:
-    """The model of each selected vbd."""
+    """The model of each selected disk."""
     store = host.store()
-    return [gather(store, host.disks(), host.sysfs, d, n) for d, n in select(host, domain, vdev)]
+    return [gather(store, host.disks(), host.sysfs, *ref) for ref in select(host, domain, vdev)]
 
 
 @dataclass

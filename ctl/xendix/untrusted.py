@@ -1,12 +1,14 @@
 """Values a guest wrote into xenstore: any bytes, any length.
 
 They are compared as they are, but shown only escaped and capped: never
-raw on a terminal or in JSON.
+raw on a terminal or in JSON.  A driver domain writes its backend
+directories, so their values count as guest-written too.
 """
 
 from __future__ import annotations
 
 CAP = 64  # characters of escaped text shown at most
+PATH_CAP = 255  # the same, for a path (a backend's params)
 _NAMED = {0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 _QUOTES = (0x22, 0x27)
 
@@ -45,7 +47,7 @@ def show(value: str | bytes, cap: int = CAP) -> str:
     return "".join(out)
 
 
-def show_optional(value: str | bytes | None) -> str | None:
+def show_optional(value: str | bytes | None, cap: int = CAP) -> str | None:
     """:func:`show`, with None (node absent) kept as None."""
-    return None if value is None else show(value)
+    return None if value is None else show(value, cap)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .toggle import xenbus_unsigned
 from .untrusted import show
 
 PROTECTED = "protected"
@@ -14,18 +15,23 @@ OLD_BACKEND = "old-backend"
 NOT_CONNECTED = "not-connected"
 RECONNECT = "reconnect-needed"
 UNCONFIRMED = "unconfirmed"
+UNSUPPORTED_BACKEND = "unsupported-backend"
 
 VERDICTS = {
     PROTECTED: ("both ends negotiated DIX and the frontend confirmed the backend's profile: "
                 "PI travels from the guest to the disk"),
     UNCONFIRMED: "the frontend opted in but did not confirm the backend's profile",
-    OFF: "the admin toggle data-integrity-enable is 0",
+    OFF: "the admin toggle data-integrity-enable is 0 (as blkback reads it: \"00\", \"0x1\" too)",
     UNSUPPORTED_DISK: "the backing disk has no T10 integrity profile",
     OLD_FRONTEND: "the backend offers DIX but the guest's blkfront does not know it",
     OLD_BACKEND: "dom0's blkback does not know DIX (never wrote feature-data-integrity)",
     NOT_CONNECTED: "the backend or the frontend is not in Connected state",
     RECONNECT: "DIX is enabled and the disk can do it, but the connection predates that: reconnect",
+    UNSUPPORTED_BACKEND: "the disk is served by a backend without DIX (qdisk, vbd3...), not blkback",
 }
+
+BLKBACK = "vbd"  # the backend type of blkback; any other never carries PI
+BACKEND_NAMES = {"qdisk": "qdisk (QEMU)", "vbd3": "vbd3 (tapdisk3)", "tap": "tap (blktap)"}
 
 CONNECTED = 4
 
@@ -37,12 +43,14 @@ class Facts:
     backend_state: int | None
     frontend_state: int | None
     advertised: str | None  # backend feature-data-integrity: None (absent), "0", "1"
-    negotiated: str | None  # frontend feature-data-integrity
-    admin_enabled: bool  # data-integrity-enable absent or non-zero
+    negotiated: str | None  # frontend feature-data-integrity: guest-written, untrusted
+    admin_enabled: bool  # data-integrity-enable absent or non-zero, as blkback reads it
     disk_known: bool  # the backing disk has a T10 profile
     disk_seen: bool  # the backing disk was found at all
     offered_format: str | None  # backend data-integrity-format (blkback)
     confirmed_format: str | None  # frontend data-integrity-format: guest-written, untrusted
+    backend_type: str = BLKBACK  # the backend directory's type: vbd, qdisk, vbd3...
+    backend_domid: int = 0  # the backend's domain: 0, or a driver domain
 
 
 def confirmed(f: Facts) -> bool:
@@ -60,15 +68,24 @@ def _unconfirmed_reason(f: Facts) -> str:
             f"the backend offered '{show(f.offered_format)}'")
 
 
+def _in(domid: int) -> str:
+    return "" if domid == 0 else f" in domain {domid}"
+
+
 def judge(f: Facts) -> tuple[str, str]:
-    """(verdict, reason)."""
+    """(verdict, reason).  Both feature nodes are read as the kernel reads
+    them (:func:`~xendix.toggle.xenbus_unsigned`, absent is 0): "01" is on."""
+    if f.backend_type != BLKBACK:
+        name = BACKEND_NAMES.get(f.backend_type, f.backend_type)
+        return UNSUPPORTED_BACKEND, f"{name} backend{_in(f.backend_domid)}: no DIX support"
     if f.backend_state != CONNECTED or f.frontend_state != CONNECTED:
         return NOT_CONNECTED, (f"backend state {f.backend_state}, frontend state "
                                f"{f.frontend_state} (4 is Connected)")
     if f.advertised is None:
-        return OLD_BACKEND, "the backend did not write feature-data-integrity: stock blkback"
-    if f.advertised == "1":
-        if f.negotiated != "1":
+        return OLD_BACKEND, (f"the backend{_in(f.backend_domid)} did not write "
+                             "feature-data-integrity: stock blkback")
+    if xenbus_unsigned(f.advertised, 0):
+        if not xenbus_unsigned(f.negotiated, 0):
             return OLD_FRONTEND, "the backend advertises DIX, the frontend did not opt in"
         if not confirmed(f):
             return UNCONFIRMED, _unconfirmed_reason(f)
@@ -77,7 +94,11 @@ def judge(f: Facts) -> tuple[str, str]:
         return PROTECTED, (f"the backend advertised DIX, the frontend opted in and confirmed "
                            f"{show(f.offered_format)}")
     if not f.admin_enabled:
-        return OFF, "data-integrity-enable is 0"
+        return OFF, "data-integrity-enable is 0 as blkback reads it"
+    if f.backend_domid != 0:
+        return UNSUPPORTED_DISK, (f"blkback{_in(f.backend_domid)} advertised no DIX with the toggle "
+                                  "on: its disk, out of dom0's sight, has no T10 profile (or the "
+                                  "connection predates the toggle)")
     if not f.disk_known:
         why = "has no T10 integrity profile" if f.disk_seen else "was not found in dom0"
         return UNSUPPORTED_DISK, f"the backing disk {why}"

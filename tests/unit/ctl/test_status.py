@@ -24,8 +24,9 @@ def test_a_protected_disk_shows_everything_dom0_knows(host, store, sysfs):
     assert v["backend"]["state"] == 4 and v["backend"]["state_name"] == "Connected"
     assert v["frontend"]["state_name"] == "Connected"
     assert v["backend"]["feature_data_integrity"] == "1"
-    assert v["backend"]["profile"] == {"format": "T10-DIF-TYPE1-CRC", "interval": "512",
-                                       "tuple-size": "8", "tag-size": "2"}
+    assert v["backend"]["profile"] == {"format": "T10-DIF-TYPE1-CRC", "interval": 512,
+                                       "tuple_size": 8, "tag_size": 2}
+    assert (v["backend"]["type"], v["backend"]["domid"], v["backend"]["domain"]) == ("vbd", 0, "Domain-0")
     assert v["frontend"]["feature_data_integrity"] == "1"
     assert v["frontend"]["confirmed_format"] == "T10-DIF-TYPE1-CRC" and v["frontend"]["confirmed"] is True
     assert v["backing"]["device"] == "sda" and v["backing"]["devnum"] == "8:0"
@@ -41,11 +42,12 @@ def test_the_table_has_one_row_per_vbd_with_its_verdict(host, store, sysfs):
     store.add_vbd(1, 51728, "xvdb")
     store.add_vbd(2, 51728, "xvdb", params="/dev/ram1", phys="1:1", advertised="0")
     store.add_vbd(2, 51744, "xvdc", advertised="0", admin="0")
-    r = run(host, "status")
+    r = run(host, "status", "-o", "domain,id,vdev,devid,backend,frontend,backing,profile,admin,adv,"
+            "neg,verdict,why")
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].split()[:12] == ["DOMAIN", "ID", "VDEV", "DEVID", "BACKEND", "FRONTEND", "BACKING",
-                                     "PROFILE", "ADMIN", "ADV", "NEG", "VERDICT"]
+    assert lines[0].split() == ["DOMAIN", "ID", "VDEV", "DEVID", "BACKEND", "FRONTEND", "BACKING",
+                                "PROFILE", "ADMIN", "ADV", "NEG", "VERDICT", "WHY"]
     rows = [l.split() for l in lines[1:4]]
     assert [(r[0], r[2], r[11]) for r in rows] == [
         ("web", "xvdb", "protected"), ("db", "xvdb", "unsupported-disk"), ("db", "xvdc", "off")]
@@ -125,8 +127,8 @@ def test_the_json_shape_of_a_vbd_is_stable(host, store):
     (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
     assert sorted(v) == ["admin", "backend", "backing", "devid", "domain", "domid", "frontend", "name",
                          "reason", "stats", "vdev", "verdict"]
-    assert sorted(v["backend"]) == ["feature_data_integrity", "mode", "params", "path", "physical_device",
-                                    "profile", "state", "state_name"]
+    assert sorted(v["backend"]) == ["domain", "domid", "feature_data_integrity", "mode", "params", "path",
+                                    "physical_device", "profile", "state", "state_name", "type"]
     assert sorted(v["frontend"]) == ["confirmed", "confirmed_format", "feature_data_integrity", "path",
                                      "state", "state_name"]
     assert v["backing"] is None and v["stats"] == {}
