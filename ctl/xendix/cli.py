@@ -114,6 +114,24 @@ def apply_command(host: Host, vbd: tuple[str, ...], policy_path: str | None,
     click.echo(output.applied_json(done) if as_json else output.applied_text(done))
 
 
+@main.group(name="policy", cls=Group)
+def policy_group() -> None:
+    """The DIX policy file."""
+
+
+@policy_group.command(name="check")
+@click.argument("path", required=False)
+@click.pass_context
+def policy_check(ctx: click.Context, path: str | None) -> None:
+    """Validate a policy file without applying it (PATH, else $XENDIX_POLICY or
+    /etc/xendix/policy.toml): one line per problem, exit 7 if there is any."""
+    found = policy.check(path)
+    for line in found.lines():
+        click.echo(line, err=not found.ok)
+    if not found.ok:
+        ctx.exit(errors.BAD_POLICY)
+
+
 @main.group(name="udev", cls=Group)
 def udev_group() -> None:
     """The udev rule that applies the policy to every new vbd."""

@@ -1,132 +1,355 @@
-"""``xendix monitor``: vbd add/remove and state changes, from udev and xenstore."""
+"""``xendix monitor``: vbd add/remove, changes of both ends' nodes and of
+each vbd's verdict, from udev and xenstore waited on together.
+
+Every source feeds one queue (:class:`Hub`), stamped on arrival: udev
+through pyudev's MonitorObserver (its thread selects on the netlink
+socket), xenstore through a thread that moves watch events over (the Watch
+protocol has no file descriptor to select on).  The caller's thread takes
+items off the queue as they come, a burst at once, and reads each changed
+node before it recomputes any verdict, so a value that lasted between two
+writes is read while it is there.  A vbd whose
+``frontend`` node was written is announced even when it is already gone
+(added and removed at once): its add and its remove both.  Every wait is
+bounded: the queue by ``--timeout`` and ``WAIT_SLICE``, the watch by
+``WAIT_SLICE``, joining a feeder by ``JOIN_TIMEOUT``.
+"""
 
 from __future__ import annotations
 
+import queue
+import re
+import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterator
 
-from .vbd import ADMIN_NODE, XENBUS_STATES, all_ids
+from .errors import XendixError
+from .host import Host
+from .untrusted import show
+from .vbd import ADMIN_NODE, XENBUS_STATES, all_ids, gather
 from .xenstore import BACKEND_VBD, Store, Watch
 
-WATCHED_NODES = ("state", "physical-device", "feature-data-integrity", ADMIN_NODE)
+WAIT_SLICE = 0.5  # the longest any internal wait lasts before it looks again
+JOIN_TIMEOUT = 2.0
+BATCH_MAX = 256  # items read before the verdicts they touched are recomputed
+WATCH_ROOT = "/local/domain"  # both ends of every vbd, present and future: one watch
+BACKEND_NODES = ("state", "physical-device", "feature-data-integrity", "data-integrity-format",
+                 ADMIN_NODE)
+FRONTEND_NODES = ("state", "feature-data-integrity", "data-integrity-format")
+_VBD_NAME = re.compile(r"^vbd-(\d+)-(\d+)$")
+_STATE = re.compile(r"[0-9]{1,3}")
+
+Ids = tuple[int, int]
+Event = dict[str, Any]
 
 
-class EventSource(Protocol):
-    """Something that yields events; ``poll`` waits at most ``timeout``."""
-
-    def poll(self, timeout: float) -> list[dict[str, Any]]: ...
-    def close(self) -> None: ...
+def now() -> str:
+    """The local time, ISO 8601 with its offset: 2025-06-01T10:00:00.123+02:00."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
-@dataclass
-class XenstoreSource:
-    """Events from a watch on dom0's backend/vbd directory."""
+def event(source: str, kind: str, domid: int, devid: int, at: str | None = None,
+          **extra: Any) -> Event:
+    """One monitor event (its JSON line), stamped ``at`` (now by default)."""
+    return {"time": at or now(), "source": source, "event": kind, "vbd": f"vbd-{domid}-{devid}",
+            "domid": domid, "devid": devid, **extra}
 
-    store: Store
-    watch: Watch | None = None
-    known: set[tuple[int, int]] = field(default_factory=set)
-    values: dict[str, str | None] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.known = set(all_ids(self.store))
-        for d, n in self.known:
-            for node in WATCHED_NODES:
-                path = f"{BACKEND_VBD}/{d}/{n}/{node}"
-                self.values[path] = self.store.read(path)
-        self.watch = self.store.watch([BACKEND_VBD])
+@dataclass(frozen=True)
+class Item:
+    """What a feeder hands over: a uevent (action, sys_name), a changed path, or an error."""
 
-    def poll(self, timeout: float) -> list[dict[str, Any]]:
-        path = self.watch.get(timeout)
-        return self.interpret(path) if path else []
+    source: str  # "udev", "xenstore" or "error"
+    time: str
+    data: Any
 
-    def interpret(self, path: str) -> list[dict[str, Any]]:
-        """The events one changed path means (none for most paths)."""
-        parts = path[len(BACKEND_VBD) + 1:].split("/") if path.startswith(BACKEND_VBD + "/") else []
-        if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
-            return []
-        ids = (int(parts[0]), int(parts[1]))
-        be = f"{BACKEND_VBD}/{ids[0]}/{ids[1]}"
-        present = self.store.read(f"{be}/frontend") is not None
-        out: list[dict[str, Any]] = []
-        if present and ids not in self.known:
-            self.known.add(ids)
-            out.append(event("xenstore", "add", *ids))
-        elif not present and ids in self.known:
-            self.known.discard(ids)
-            for node in WATCHED_NODES:
-                self.values.pop(f"{be}/{node}", None)
-            out.append(event("xenstore", "remove", *ids))
-        if present and len(parts) == 3 and parts[2] in WATCHED_NODES:
-            value = self.store.read(path)
-            if value is not None and self.values.get(path) != value:
-                self.values[path] = value
-                e = event("xenstore", "state" if parts[2] == "state" else "node", *ids,
-                          node=parts[2], value=value)
-                if parts[2] == "state" and value.isdigit():
-                    e["state_name"] = XENBUS_STATES.get(int(value))
-                out.append(e)
-        return out
+
+class Hub:
+    """The one queue every source feeds; the monitor waits on all of them at once."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Item] = queue.Queue()
+
+    def put(self, source: str, data: Any) -> None:
+        self.queue.put(Item(source, now(), data))
+
+    def fail(self, error: XendixError) -> None:
+        self.queue.put(Item("error", now(), error))
+
+    def batch(self, timeout: float) -> list[Item]:
+        """Every item queued now, after waiting at most ``timeout`` seconds for
+        the first: a burst is read before anything slower is done."""
+        items: list[Item] = []
+        try:
+            items.append(self.queue.get(timeout=max(timeout, 0.0)))
+            while len(items) < BATCH_MAX:
+                items.append(self.queue.get_nowait())
+        except queue.Empty:
+            pass
+        return items
+
+
+class XenstoreFeed:
+    """A thread that moves a watch's changed paths into the hub."""
+
+    def __init__(self, hub: Hub, watch: Watch) -> None:
+        self.hub, self.watch = hub, watch
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="xendix-xenstore", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                path = self.watch.get(WAIT_SLICE)
+                if path is not None:
+                    self.hub.put("xenstore", path)
+        except XendixError as e:
+            self.hub.fail(e)
+        except Exception as e:  # noqa: BLE001 - told in one line, not a thread's traceback
+            self.hub.fail(XendixError(f"xenstore watch failed: {e}"))
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
 
     def close(self) -> None:
+        self.stop.set()
+        self.thread.join(JOIN_TIMEOUT)
         self.watch.close()
 
 
-class UdevSource:
-    """Kernel device events of subsystem xen-backend, through pyudev."""
+def netlink_monitor() -> Any:
+    """udev's netlink monitor (pyudev); raises when there is no libudev or no udevd."""
+    import pyudev
 
-    def __init__(self) -> None:
+    return pyudev.Monitor.from_netlink(pyudev.Context())
+
+
+class UdevFeed:
+    """xen-backend uevents into the hub, through pyudev's MonitorObserver."""
+
+    def __init__(self, hub: Hub, monitor: Any) -> None:
         import pyudev
 
-        self.monitor = pyudev.Monitor.from_netlink(pyudev.Context())
-        self.monitor.filter_by("xen-backend")
-        self.monitor.start()
+        class Observer(pyudev.MonitorObserver):
+            def run(self) -> None:  # a failure is one line, not a thread's traceback
+                try:
+                    super().run()
+                except Exception as e:  # noqa: BLE001
+                    hub.fail(XendixError(f"udev monitor failed: {e}"))
 
-    def poll(self, timeout: float) -> list[dict[str, Any]]:
-        dev = self.monitor.poll(timeout=timeout)
-        if dev is None or not dev.sys_name.startswith("vbd-"):
-            return []
-        try:
-            _, d, n = dev.sys_name.split("-")
-            return [event("udev", dev.action or "change", int(d), int(n))]
-        except ValueError:
-            return []
+        self.hub = hub
+        monitor.filter_by("xen-backend")
+        self.observer = Observer(monitor, callback=self._device, name="xendix-udev")
+        self.observer.start()
+
+    def _device(self, device: Any) -> None:
+        self.hub.put("udev", (device.action or "change", device.sys_name))
+
+    def alive(self) -> bool:
+        return self.observer.is_alive()
 
     def close(self) -> None:
-        pass
+        self.observer.send_stop()
+        self.observer.join(JOIN_TIMEOUT)
 
 
-def event(source: str, kind: str, domid: int, devid: int, **extra: Any) -> dict[str, Any]:
-    """One monitor event (its JSON line)."""
-    return {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source, "event": kind,
-            "vbd": f"vbd-{domid}-{devid}", "domid": domid, "devid": devid, **extra}
+def _shown(value: str | None) -> str | None:
+    return None if value is None else show(value)
 
 
-def stream(sources: list[EventSource], count: int | None, timeout: float | None,
-           clock: Callable[[], float] = time.monotonic, slice_s: float = 0.2) -> Iterator[dict[str, Any]]:
-    """Events from every source in turn until ``count`` events or ``timeout`` seconds."""
-    end = None if timeout is None else clock() + timeout
-    seen = 0
-    while (count is None or seen < count) and (end is None or clock() < end):
-        for src in sources:
-            for e in src.poll(slice_s):
-                yield e
+class Tracker:
+    """Turns changed paths and uevents into events, and keeps what it last
+    saw of each vbd: its frontend directory, watched values and verdict."""
+
+    def __init__(self, store: Store, verdict_of: Callable[[int, int], tuple[str, str]]) -> None:
+        self.store, self.verdict_of = store, verdict_of
+        self.frontends: dict[Ids, str] = {}  # the vbds known to exist
+        self.values: dict[str, str | None] = {}
+        self.verdicts: dict[Ids, str] = {}
+
+    def snapshot(self) -> None:
+        """What is there at the start: known, not announced."""
+        for ids in all_ids(self.store):
+            if self._present(ids):
+                self._add(ids, now())
+                self.verdicts[ids] = self.verdict_of(*ids)[0]
+
+    def handle(self, items: list[Item]) -> list[Event]:
+        """The events the items mean, in order, then the verdict changes they made."""
+        out: list[Event] = []
+        for item in items:
+            out += self._uevent(*item.data, item.time) if item.source == "udev" else \
+                self._path(item.data, item.time)
+        touched = dict.fromkeys((e["domid"], e["devid"]) for e in out)
+        return out + [v for ids in touched for v in self._verdict(ids, items[-1].time)]
+
+    # -- xenstore ---------------------------------------------------------
+    def _path(self, path: str, t: str) -> list[Event]:
+        if path == BACKEND_VBD or BACKEND_VBD.startswith(path + "/"):
+            return self._rescan(path, t)
+        if path.startswith(BACKEND_VBD + "/"):
+            parts = path[len(BACKEND_VBD) + 1:].split("/")
+            if len(parts) == 1:
+                return self._rescan(path, t)
+            if parts[0].isdigit() and parts[1].isdigit():
+                return self._backend((int(parts[0]), int(parts[1])), parts[2:], path, t)
+            return []
+        for ids, fe in list(self.frontends.items()):
+            if path.startswith(fe + "/") and path[len(fe) + 1:] in FRONTEND_NODES:
+                return self._node(ids, "frontend", path[len(fe) + 1:], path, t)
+        return []
+
+    def _backend(self, ids: Ids, rest: list[str], path: str, t: str) -> list[Event]:
+        present = self._present(ids)
+        out: list[Event] = []
+        if ids not in self.frontends and (present or rest == ["frontend"]):
+            out += self._announce(ids, t)  # written, even if removed since
+        if ids in self.frontends and not present:
+            return out + self._remove(ids, t)
+        if ids in self.frontends and len(rest) == 1 and rest[0] in BACKEND_NODES:
+            out += self._node(ids, "backend", rest[0], path, t)
+        return out
+
+    def _rescan(self, path: str, t: str) -> list[Event]:
+        """A directory above the vbds changed: compare what is there with what is known."""
+        def under(ids: Ids) -> bool:
+            return f"{BACKEND_VBD}/{ids[0]}/{ids[1]}".startswith(path + "/")
+        out: list[Event] = []
+        for ids in sorted(self.frontends):
+            if under(ids) and not self._present(ids):
+                out += self._remove(ids, t)
+        for ids in all_ids(self.store):
+            if under(ids) and ids not in self.frontends and self._present(ids):
+                out += self._announce(ids, t)
+        return out
+
+    def _present(self, ids: Ids) -> bool:
+        return self.store.read(f"{BACKEND_VBD}/{ids[0]}/{ids[1]}/frontend") is not None
+
+    def _add(self, ids: Ids, t: str) -> list[Event]:
+        """Learn a vbd's frontend and its watched nodes; the nodes that are set, as events."""
+        be = f"{BACKEND_VBD}/{ids[0]}/{ids[1]}"
+        fe = self.store.read(f"{be}/frontend") or f"/local/domain/{ids[0]}/device/vbd/{ids[1]}"
+        self.frontends[ids] = fe
+        out: list[Event] = []
+        for end, base, nodes in (("backend", be, BACKEND_NODES), ("frontend", fe, FRONTEND_NODES)):
+            for node in nodes:
+                out += self._node(ids, end, node, f"{base}/{node}", t)
+        return out
+
+    def _announce(self, ids: Ids, t: str) -> list[Event]:
+        nodes = self._add(ids, t)
+        return [event("xenstore", "add", *ids, at=t, frontend=self.frontends[ids])] + nodes
+
+    def _remove(self, ids: Ids, t: str) -> list[Event]:
+        be, fe = f"{BACKEND_VBD}/{ids[0]}/{ids[1]}/", self.frontends.pop(ids) + "/"
+        for path in [p for p in self.values if p.startswith((be, fe))]:
+            del self.values[path]
+        self.verdicts.pop(ids, None)
+        return [event("xenstore", "remove", *ids, at=t)]
+
+    def _node(self, ids: Ids, end: str, node: str, path: str, t: str) -> list[Event]:
+        """An event when a watched node's value differs from the one last seen
+        (values are shown escaped: the frontend's are guest-written)."""
+        value = self.store.read(path)
+        if value == self.values.get(path):
+            return []
+        self.values[path] = value
+        kind = "state" if node == "state" else "node"
+        e = event("xenstore", kind, *ids, at=t, end=end, node=f"{end}/{node}", path=path,
+                  value=_shown(value))
+        if kind == "state" and value is not None and _STATE.fullmatch(value):
+            e["state_name"] = XENBUS_STATES.get(int(value))
+        return [e]
+
+    # -- udev and verdicts -------------------------------------------------
+    def _uevent(self, action: str, name: str, t: str) -> list[Event]:
+        m = _VBD_NAME.match(name)
+        return [event("udev", action, int(m[1]), int(m[2]), at=t)] if m else []
+
+    def _verdict(self, ids: Ids, t: str) -> list[Event]:
+        if ids not in self.frontends:
+            return []
+        verdict, why = self.verdict_of(*ids)
+        was = self.verdicts.get(ids)
+        if verdict == was:
+            return []
+        self.verdicts[ids] = verdict
+        return [event("verdict", "change", *ids, at=t, value=verdict, verdict=verdict, was=was,
+                      why=why)]
+
+
+class Session:
+    """A running monitor: feeders started, then the snapshot (nothing that
+    happens in between is missed); :meth:`events` streams; :meth:`close` stops."""
+
+    def __init__(self, host: Host, udev_monitor: Callable[[], Any] = netlink_monitor) -> None:
+        store = host.store()  # the root, dom0 and xenstore checks first
+        self.hub = Hub()
+        self.pending: deque[Event] = deque()  # read, not yet delivered (--count)
+        self.failure: XendixError | None = None
+        self.feeds: list[Any] = [XenstoreFeed(self.hub, store.watch([WATCH_ROOT]))]
+        try:
+            try:
+                self.feeds.append(UdevFeed(self.hub, udev_monitor()))
+            except Exception:  # noqa: BLE001 - no libudev or no udevd: xenstore alone
+                pass
+            self.tracker = Tracker(
+                store, lambda d, n: gather(store, host.disks(), host.sysfs, d, n).verdict)
+            self.tracker.snapshot()
+        except BaseException:
+            self.close()
+            raise
+
+    def events(self, count: int | None = None, timeout: float | None = None,
+               clock: Callable[[], float] = time.monotonic) -> Iterator[Event]:
+        """Events as they come, until ``count`` of them or ``timeout`` seconds."""
+        end = None if timeout is None else clock() + timeout
+        seen = 0
+        while count is None or seen < count:
+            if self.pending:
+                yield self.pending.popleft()
                 seen += 1
-                if count is not None and seen >= count:
-                    return
+                continue
+            if self.failure is not None:
+                raise self.failure  # a feeder's error, after what came before it
+            wait = WAIT_SLICE if end is None else min(WAIT_SLICE, end - clock())
+            if wait <= 0:
+                return
+            self._take(wait)
+
+    def _take(self, wait: float) -> None:
+        """Wait for a batch of items; their events (or a feeder's error) to deliver."""
+        items = self.hub.batch(wait)
+        if not items:
+            self._check_feeds()
+            return
+        failed = next((i for i, item in enumerate(items) if item.source == "error"), None)
+        if failed is not None:
+            self.failure, items = items[failed].data, items[:failed]
+        if items:
+            self.pending.extend(self.tracker.handle(items))
+
+    def _check_feeds(self) -> None:
+        dead = [f for f in self.feeds if not f.alive()]
+        if dead:
+            raise XendixError(f"monitor: the {type(dead[0]).__name__} thread stopped")
+
+    def close(self) -> None:
+        for f in self.feeds:
+            f.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def run(host, count: int | None, timeout: float | None) -> Iterator[dict[str, Any]]:
+def run(host: Host, count: int | None, timeout: float | None) -> Iterator[Event]:
     """Events from xenstore and, where pyudev and udevd are there, udev."""
-    store = host.store()  # the root, dom0 and xenstore checks first
-    sources: list[EventSource] = []
-    try:
-        sources.append(UdevSource())
-    except Exception:  # no libudev: xenstore alone
-        pass
-    sources.append(XenstoreSource(store))
-    try:
-        yield from stream(sources, count, timeout, host.clock)
-    finally:
-        for s in sources:
-            s.close()
+    with Session(host) as session:
+        yield from session.events(count, timeout)
