@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import domains, policy as policies
 from .devices import BlockDevice
-from .errors import UnknownVdev
+from .errors import UnknownVdev, Unprotected, Usage
 from .host import Host
 from .toggle import Change, write_toggles
-from .vbd import ADMIN_NODE, backing_device, parse_id, resolve
+from .vbd import ADMIN_NODE, Vbd, backing_device, resolve
+from .verdict import PROTECTED
 from .xenstore import BACKEND_VBD
 
 WAIT = 10.0
+FORMS = "DOMID/DEVID, vbd-DOMID-DEVID or DOMAIN VDEV"
+_VBD_ID = re.compile(r"vbd-([0-9]+)-([0-9]+)|([0-9]+)/([0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,39 @@ def apply(host: Host, pol: policies.Policy, domid: int, devid: int,
     return Applied(domid, devid, name, decision, backing, change)
 
 
-def target(host: Host, args: tuple[str, ...]) -> tuple[int, int]:
+def parse_vbd(spec: str) -> tuple[int, int]:
+    """``DOMID/DEVID`` or ``vbd-DOMID-DEVID``, in ASCII digits -> (domid, devid)."""
+    m = _VBD_ID.fullmatch(spec)
+    if not m:
+        raise Usage(f"not a vbd: {spec!r} ({FORMS})")
+    return (int(m[1]), int(m[2])) if m[1] else (int(m[3]), int(m[4]))
+
+
+def check_target(spec: str, vdev: str | None) -> None:
+    """The command line names one vbd in one of the three forms (Usage if not)."""
+    if vdev is None:
+        parse_vbd(spec)
+    else:
+        domains.domid_of(spec)
+
+
+def target(host: Host, spec: str, vdev: str | None = None) -> tuple[int, int]:
     """``DOMID/DEVID``, ``vbd-DOMID-DEVID`` or ``DOMAIN VDEV`` -> (domid, devid)."""
-    if len(args) == 1:
-        ids = parse_id(args[0])
-        if ids is None:
-            raise UnknownVdev(f"not a vbd: {args[0]!r} (DOMID/DEVID, vbd-DOMID-DEVID or DOMAIN VDEV)")
-        return ids
-    if len(args) == 2:
-        return resolve(host.store(), args[0], args[1])
-    raise UnknownVdev("name one vbd: DOMID/DEVID, vbd-DOMID-DEVID or DOMAIN VDEV")
+    return parse_vbd(spec) if vdev is None else resolve(host.store(), spec, vdev)
+
+
+def wanted(host: Host, pol: policies.Policy, v: Vbd) -> policies.Decision:
+    """What the policy decides for a vbd as it is now, by its domain's name
+    as xenstore has it (``v.domain`` is escaped for display), as apply would."""
+    capable = v.backing is not None and v.backing.integrity.known
+    return policies.decide(pol, domains.name_of(host.store(), v.domid), v.devid, capable)
+
+
+def check(host: Host, pol: policies.Policy, vbds: list[Vbd]) -> None:
+    """``status --check``: Unprotected names every vbd the policy wants
+    protected whose verdict is not ``protected``."""
+    short = [v for v in vbds if wanted(host, pol, v).enable and v.verdict[0] != PROTECTED]
+    if short:
+        names = ", ".join(f"{v.domain} {v.vdev} ({v.verdict[0]})" for v in short)
+        raise Unprotected(f"{len(short)} of {len(vbds)} disks not protected as the policy "
+                          f"({pol.source}) wants: {names}")

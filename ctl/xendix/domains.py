@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .errors import UnknownDomain
+from .digits import decimal, looks_numeric
+from .errors import UnknownDomain, Usage
 from .xenstore import Store
 
 
@@ -10,8 +11,9 @@ def domains(store: Store) -> dict[int, str]:
     """domid -> name of every domain xenstore knows."""
     out: dict[int, str] = {}
     for d in store.list("/local/domain"):
-        if d.isdigit():
-            out[int(d)] = store.read(f"/local/domain/{d}/name") or f"domain-{d}"
+        domid = decimal(d)
+        if domid is not None:
+            out[domid] = store.read(f"/local/domain/{d}/name") or f"domain-{d}"
     return out
 
 
@@ -20,12 +22,27 @@ def name_of(store: Store, domid: int) -> str:
     return store.read(f"/local/domain/{domid}/name") or f"domain-{domid}"
 
 
+def domid_of(spec: str) -> int | None:
+    """A DOMAIN argument's domid when it is one (ASCII digits), None for a
+    name; Usage for an empty name or digits of another script (``４``)."""
+    if not spec:
+        raise Usage("empty domain name")
+    domid = decimal(spec)
+    if domid is None and looks_numeric(spec):
+        raise Usage(f"domain id {spec!r} is not in ASCII digits")
+    return domid
+
+
 def resolve(store: Store, spec: str) -> int:
-    """A domain name or numeric id -> domid; UnknownDomain if none matches."""
+    """A domain name or id -> domid.  UnknownDomain if none matches; a name
+    that several domains have is refused (Usage), naming their domids."""
+    domid = domid_of(spec)
     known = domains(store)
-    if spec.isdigit() and int(spec) in known:
-        return int(spec)
-    matches = [domid for domid, name in known.items() if name == spec]
+    if domid in known:
+        return domid
+    matches = sorted(d for d, name in known.items() if name == spec)
     if not matches:
         raise UnknownDomain(f"unknown domain {spec!r}")
+    if len(matches) > 1:
+        raise Usage(f"domain name {spec!r} is ambiguous: domids {', '.join(map(str, matches))}")
     return matches[0]

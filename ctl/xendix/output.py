@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .apply import Applied
 from .devices import BlockDevice, Integrity
+from .digits import decimal
 from .inventory import DeviceRow
 from .reattach import Reattached
 from .toggle import Change
@@ -39,29 +40,71 @@ def _backing(b: BlockDevice | None) -> str:
     return "-" if b is None else f"{b.name}({b.devnum})"
 
 
-STATUS_HEADER = ("DOMAIN", "ID", "VDEV", "DEVID", "BACKEND", "FRONTEND", "BACKING", "PROFILE",
-                 "ADMIN", "ADV", "NEG", "VERDICT", "DIX_REQ", "DIX_ERR", "RD_REQ", "WR_REQ", "WHY")
+def _admin(v: Vbd) -> str:
+    return ("on" if v.admin_enabled else "off") + ("" if v.admin is not None else "*")
 
 
-def status_table(vbds: list[Vbd]) -> str:
-    rows = []
-    for v in vbds:
-        verdict, reason = v.verdict
-        admin = ("on" if v.admin_enabled else "off") + ("" if v.admin is not None else "*")
-        rows.append((v.domain, v.domid, v.vdev, v.devid, _state(v.backend_state),
-                     _state(v.frontend_state), _backing(v.backing),
-                     profile_text(v.backing.integrity) if v.backing else "-", admin,
-                     v.advertised, show_optional(v.negotiated), verdict, v.stats.get("dix_req"),
-                     v.stats.get("dix_err"), v.stats.get("rd_req"), v.stats.get("wr_req"), reason))
-    if not rows:
+def _counter(name: str) -> Callable[[Vbd], int | None]:
+    return lambda v: v.stats.get(name)
+
+
+STATUS_COLUMNS: dict[str, Callable[[Vbd], Any]] = {
+    "DOMAIN": lambda v: v.domain,
+    "ID": lambda v: v.domid,
+    "VDEV": lambda v: v.vdev,
+    "DEVID": lambda v: v.devid,
+    "BACKEND": lambda v: ":".join(filter(None, (v.backend_kind, _state(v.backend_state)))),
+    "FRONTEND": lambda v: _state(v.frontend_state),
+    "BACKING": lambda v: _backing(v.backing),
+    "PROFILE": lambda v: profile_text(v.backing.integrity) if v.backing else None,
+    "ADMIN": _admin,
+    "ADV": lambda v: show_optional(v.advertised),
+    "NEG": lambda v: show_optional(v.negotiated),
+    "VERDICT": lambda v: v.verdict[0],
+    **{name.upper(): _counter(name) for name in ("dix_req", "dix_err", "rd_req", "wr_req")},
+    "WHY": lambda v: v.verdict[1],
+}
+STATUS_DEFAULT = ("DOMAIN", "ID", "VDEV", "BACKING", "PROFILE", "ADMIN", "VERDICT", "DIX_REQ",
+                  "DIX_ERR")
+
+
+def status_columns(spec: str) -> tuple[str, ...]:
+    """``status -o``: column names, comma-separated, any case; a leading ``+``
+    adds them to the default.  ValueError names the valid ones."""
+    names = [n.strip().upper() for n in spec.removeprefix("+").split(",")]
+    unknown = [n for n in names if n not in STATUS_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown column {unknown[0]!r} (columns: {','.join(STATUS_COLUMNS)})")
+    if spec.startswith("+"):
+        return STATUS_DEFAULT + tuple(n for n in names if n not in STATUS_DEFAULT)
+    return tuple(names)
+
+
+def status_table(vbds: list[Vbd], columns: Sequence[str] = STATUS_DEFAULT) -> str:
+    """One row per vbd, the ``columns`` of STATUS_COLUMNS."""
+    if not vbds:
         return "no vbd"
-    note = "\n(ADMIN *: data-integrity-enable not set, default on)" if any(
+    rows = [[STATUS_COLUMNS[c](v) for c in columns] for v in vbds]
+    note = "\n(ADMIN *: data-integrity-enable not set, default on)" if "ADMIN" in columns and any(
         v.admin is None for v in vbds) else ""
-    return table(STATUS_HEADER, rows) + note
+    return table(columns, rows) + note
+
+
+def _profile_json(profile: dict[str, str | None]) -> dict[str, Any]:
+    """The backend's data-integrity-* nodes with snake_case keys and the
+    numbers as ints (null when absent or not a number), as ``backing.integrity``."""
+    return {k.replace("-", "_"): v if k == "format" else decimal(v or "") for k, v in profile.items()}
+
+
+def vbd_json(v: Vbd) -> dict[str, Any]:
+    """One vbd in ``status --json`` (and after ``--now``)."""
+    out = to_json(v)
+    out["backend"]["profile"] = _profile_json(out["backend"]["profile"])
+    return out
 
 
 def status_json(vbds: list[Vbd]) -> str:
-    return dumps({"vbds": [to_json(v) for v in vbds]})
+    return dumps({"vbds": [vbd_json(v) for v in vbds]})
 
 
 def devices_table(rows: list[DeviceRow]) -> str:
@@ -104,7 +147,7 @@ def toggle_text(changes: list[Change], now: list[Reattached]) -> str:
 def toggle_json(changes: list[Change], now: list[Reattached]) -> str:
     return dumps({"changes": [_change_json(c) for c in changes],
                   "takes_effect": "now" if now else "next-connect",
-                  "reattached": [to_json(r.after) for r in now]})
+                  "reattached": [vbd_json(r.after) for r in now]})
 
 
 def applied_text(a: Applied) -> str:
@@ -117,11 +160,17 @@ def applied_text(a: Applied) -> str:
     return f"{where}: DIX {word} by {a.decision.rule} dix = \"{a.decision.mode}\"{disk}"
 
 
+def _backing_json(b: BlockDevice | None) -> dict[str, Any] | None:
+    """A backing device as ``status --json`` shows it."""
+    return None if b is None else {"device": b.name, "disk": b.disk, "devnum": b.devnum,
+                                   "integrity": b.integrity.as_dict()}
+
+
 def applied_json(a: Applied) -> str:
-    return dumps({"vbd": f"vbd-{a.domid}-{a.devid}", "domain": a.domain, "devid": a.devid,
-                  "vdev": name_of(a.devid), "mode": a.decision.mode, "rule": a.decision.rule,
-                  "enable": a.decision.enable, "kept": a.change is None,
-                  "backing": a.backing.name if a.backing else None,
+    return dumps({"vbd": f"vbd-{a.domid}-{a.devid}", "domain": a.domain, "domid": a.domid,
+                  "devid": a.devid, "vdev": name_of(a.devid), "mode": a.decision.mode,
+                  "rule": a.decision.rule, "enable": a.decision.enable, "kept": a.change is None,
+                  "backing": _backing_json(a.backing),
                   "change": _change_json(a.change) if a.change else None})
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from .errors import UnknownVdev
+from .errors import Usage
 from .host import Host
 from .inventory import status
 from .reattach import Reattached, check_safe, reattach
 from .toggle import Change, write_toggles
+
+
+def check_args(domain: str | None, vdev: str | None, every: bool) -> None:
+    """DOMAIN VDEV, or ``--all`` with at most a DOMAIN (Usage otherwise)."""
+    if every and vdev is not None:
+        raise Usage(f"--all switches every vbd (of DOMAIN): give no VDEV ({vdev!r}), or drop --all")
+    if not every and domain is None:
+        raise Usage("name a DOMAIN and a VDEV, or use --all")
+    if not every and vdev is None:
+        raise Usage(f"missing VDEV: name a disk of {domain!r}, or use --all for every one")
 
 
 def switch(host: Host, enable: bool, domain: str | None, vdev: str | None,
@@ -14,8 +24,7 @@ def switch(host: Host, enable: bool, domain: str | None, vdev: str | None,
     """Set the toggle of one vbd (DOMAIN VDEV) or of all (``every``, maybe of
     one DOMAIN).  Every check runs before the one transaction that writes,
     so a refusal writes nothing; ``now`` then re-attaches each disk."""
-    if not every and (domain is None or vdev is None):
-        raise UnknownVdev("name a DOMAIN and a VDEV, or use --all")
+    check_args(domain, vdev, every)
     vbds = status(host, domain, None if every else vdev)
     if now:
         for v in vbds:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .digits import decimal, looks_numeric
+
 XVD_MAJOR = 202
 EXTENDED = 1 << 28
 IDE_MAJORS = (3, 22, 33, 34, 56, 57, 88, 89, 90, 91)  # two disks each
 SCSI_MAJORS = (8, 65, 66, 67, 68, 69, 70, 71, 128, 129, 130, 131, 132, 133, 134, 135)  # 16 each
-_NAME = re.compile(r"^(xvd|hd|sd)([a-z]+)(\d*)$")
-_DISKPART = re.compile(r"^d(\d+)(?:p(\d+))?$")
+_NAME = re.compile(r"(xvd|hd|sd)([a-z]+)([0-9]*)")  # ASCII digits: \d takes ４ too
+_DISKPART = re.compile(r"d([0-9]+)(?:p([0-9]+))?")
 
 
 class VdevError(ValueError):
@@ -61,11 +63,11 @@ def letters_disk(letters: str) -> int:
 
 def parse(name: str) -> Vdev:
     """``xvdb``, ``xvdaa1``, ``hdc``, ``sdq2`` or ``d1p2`` (xvd numbering) -> Vdev."""
-    m = _DISKPART.match(name)
+    m = _DISKPART.fullmatch(name)
     if m:
         vd = Vdev("xvd", int(m[1]), int(m[2] or 0))
     else:
-        m = _NAME.match(name)
+        m = _NAME.fullmatch(name)
         if not m:
             raise VdevError(f"not a virtual disk name: {name!r}")
         vd = Vdev(m[1], letters_disk(m[2]), int(m[3]) if m[3] else 0)
@@ -113,9 +115,11 @@ def decode(devid: int) -> Vdev:
 
 
 def to_devid(spec: str) -> int:
-    """A vdev name or a decimal devid -> devid."""
-    if spec.isdigit():
-        devid = int(spec)
+    """A vdev name or a devid in ASCII digits -> devid."""
+    if looks_numeric(spec):
+        devid = decimal(spec)
+        if devid is None:
+            raise VdevError(f"devid {spec!r} is not in ASCII digits")
         decode(devid)
         return devid
     return parse(spec).devid

@@ -49,7 +49,9 @@ def test_auto_disables_a_plain_disk(host, store, tmp_path):
     r = run(host, "apply", "--policy", policy_file(tmp_path), "--json", "1/51728")
     assert store.nodes[f"{BE}/1/51728/{NODE}"] == "0"
     out = json.loads(r.output)
-    assert (out["mode"], out["rule"], out["enable"], out["backing"]) == ("auto", "[default]", False, "ram1")
+    assert (out["mode"], out["rule"], out["enable"]) == ("auto", "[default]", False)
+    assert (out["domid"], out["devid"], out["backing"]["device"]) == (1, 51728, "ram1")
+    assert out["backing"]["integrity"]["known"] is False
 
 
 def test_per_vdev_and_per_domain_rules(host, store, tmp_path):

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from xendix import errors
 from xendix.cli import main
+from xendix.switch import switch
 from xendix.toggle import write_toggles
 
 from .conftest import BE
@@ -86,5 +87,28 @@ def test_an_unchanged_value_is_not_rewritten(host, store):
 def test_a_domain_and_vdev_or_all_are_required(host, store):
     store.add_vbd(1, 51728, "xvdb")
     r = run(host, "enable", "web")
-    assert r.exit_code == errors.UNKNOWN_TARGET
-    assert r.stderr == "xendix: name a DOMAIN and a VDEV, or use --all\n"
+    assert (r.exit_code, r.stderr) == (
+        errors.USAGE, "xendix: missing VDEV: name a disk of 'web', or use --all for every one\n")
+    r = run(host, "enable")
+    assert (r.exit_code, r.stderr) == (errors.USAGE, "xendix: name a DOMAIN and a VDEV, or use --all\n")
+    assert store.committed == []
+
+
+def test_all_with_a_vdev_is_refused_not_widened_to_every_disk(host, store):
+    """The finding: ``disable --all web xvdb`` switched every disk of web."""
+    store.add_vbd(1, 51728, "xvdb")
+    store.add_vbd(1, 51744, "xvdc")
+    for args in (["disable", "--all", "web", "xvdb"], ["disable", "web", "xvdb", "--all"]):
+        r = run(host, *args)
+        assert (r.exit_code, r.stderr) == (errors.USAGE, "xendix: --all switches every vbd (of DOMAIN): "
+                                           "give no VDEV ('xvdb'), or drop --all\n")
+    assert store.committed == []
+
+
+def test_the_api_refuses_the_same_command_lines(host, store):
+    store.add_vbd(1, 51728, "xvdb")
+    with pytest.raises(errors.Usage):
+        switch(host, False, "web", "xvdb", every=True)
+    with pytest.raises(errors.Usage):
+        switch(host, False, "web", None)
+    assert store.committed == []

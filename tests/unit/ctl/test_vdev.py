@@ -2,7 +2,7 @@
 
 import pytest
 
-from xendix import vdev
+from xendix import digits, vdev
 
 
 @pytest.mark.parametrize("name, devid", [
@@ -49,6 +49,33 @@ def test_a_decimal_devid_is_accepted_as_is():
 def test_nonsense_is_refused(bad):
     with pytest.raises(vdev.VdevError):
         vdev.to_devid(bad)
+
+
+@pytest.mark.parametrize("bad", ["５１７２８", "٥١٧٢٨", "51728\n", " 51728", "51_728", "xvdb１", "xvdb\n",
+                                 "d１", "d1p２", "²"])
+def test_only_ascii_digits_are_numbers(bad):
+    """int() and \\d take ４ (full-width), ٤ (Arabic-Indic) and more; a devid does not."""
+    with pytest.raises(vdev.VdevError):
+        vdev.to_devid(bad)
+
+
+def test_a_devid_in_other_digits_says_why():
+    with pytest.raises(vdev.VdevError, match="devid '５１７２８' is not in ASCII digits"):
+        vdev.to_devid("５１７２８")
+
+
+@pytest.mark.parametrize("text, number", [("0", 0), ("51728", 51728), ("007", 7), ("４", None),
+                                          ("٤", None), (" 4", None), ("4\n", None), ("4_0", None),
+                                          ("", None), ("-1", None), ("+1", None)])
+def test_decimal_is_ascii_digits_and_nothing_else(text, number):
+    assert digits.decimal(text) == number
+
+
+@pytest.mark.parametrize("text, number", [("10", 10.0), ("0.5", 0.5), (".5", 0.5), ("2.", 2.0),
+                                          ("nan", None), ("inf", None), ("1e3", None), ("１０", None),
+                                          ("-1", None), ("", None), (".", None)])
+def test_seconds_are_finite_ascii_decimals(text, number):
+    assert digits.seconds(text) == number
 
 
 def test_letters_are_bijective_base_26():
