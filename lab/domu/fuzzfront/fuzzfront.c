@@ -95,9 +95,9 @@ struct fuzz_info {
 
 /*
  * The slots of one case, and what a well-formed pair is checked against.
- * It is allocated zeroed, so every reserved field of a slot (_pad1 of the
- * integrity slot, its gref[] past nr_segments, the pads of the data slot)
- * is 0 unless a case sets it.
+ * It is allocated zeroed, so every reserved field of a slot (_pad1 and
+ * _pad2 of the integrity slot, its gref[] past nr_segments, the pads of the
+ * data slot) is 0 unless a case sets it.
  */
 struct fuzz_slots {
 	struct blkif_request slot[2];
@@ -1280,8 +1280,11 @@ static struct xenbus_driver fuzz_driver = {
 
 static int __init fuzz_init(void)
 {
+	/* The integrity slot's id is where every other request has it. */
 	BUILD_BUG_ON(offsetof(struct blkif_request, u.integrity.id) !=
 		     offsetof(struct blkif_request, u.rw.id));
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.integrity.id) !=
+		     offsetof(struct blkif_request, u.other.id));
 	if (!xen_domain())
 		return -ENODEV;
 	return xenbus_register_frontend(&fuzz_driver);
