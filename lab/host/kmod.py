@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import debian
+from . import series as kseries
 from .cache import cache_root, key
 from .errors import BuildError, ConfigError
 
 REPO = debian.REPO
 FUZZFRONT = REPO / "lab" / "domu" / "fuzzfront"
 KBUILD = REPO / "kmod" / "xendix-kbuild"
+FAULT_INJECT_SHIM = REPO / "kmod" / "xendix-fault-inject.h"
 MODULES = ("xen-blkfront.ko", "xen-blkback.ko")
 FLAVOURS = ("patched", "stock")
 
@@ -56,10 +58,11 @@ def build_key(series: str, abi: str, flavour: str, patch_dir: Path | None = None
         series,
         abi,
         flavour,
-        debian.candidate_version(f"linux-source-{series}"),
+        debian.candidate_version(kseries.load(series).source),
         debian.candidate_version(f"linux-headers-{abi}"),
         REPO / "Kbuild",
         KBUILD,
+        FAULT_INJECT_SHIM,
         *patches,
     )
 
@@ -76,8 +79,12 @@ def build(series: str, flavour: str = "patched", abi: str | None = None,
         argv = [str(KBUILD), "--kver", abi, "--build-dir", str(work)]
         if flavour == "stock":
             argv.append("--no-patches")
-        elif patch_dir is not None:
-            argv += ["--patch-dir", str(patch_dir)]
+        else:
+            # The lab corrupts PI in flight through blkback's fault
+            # injection, which Debian's kernels leave out (README).
+            argv.append("--fault-injection")
+            if patch_dir is not None:
+                argv += ["--patch-dir", str(patch_dir)]
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()

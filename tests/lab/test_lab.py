@@ -44,8 +44,9 @@ class TestPipeline:
     """Our builds of the checkout's series boot under Xen and carry I/O."""
 
     def test_the_modules_that_boot_carry_the_checkouts_series(self, pipeline):
+        # The README's build plus blkback's fault injection, which the lab uses.
         want = (f"series={pipeline.series} patches={len(kmod.patch_files(pipeline.series))} "
-                f"sha256={series_digest(pipeline.series)}")
+                f"sha256={series_digest(pipeline.series)} fault-injection=yes")
         assert pipeline.facts["series_modinfo"] == {"xen-blkback": want, "xen-blkfront": want}
 
     def test_dom0_runs_our_blkback_and_the_domu_our_blkfront(self, pipeline):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from .base import LAB, read, sh
-from .xs import XVDB, vbd_sysfs
+from .xs import XVDB, vbd_name, vbd_sysfs
 
 
 def module_srcversion(name: str) -> str:
@@ -56,11 +56,37 @@ def nvme_pi_rejections() -> int:
 DEBUGFS = Path("/sys/kernel/debug")
 
 
-def blkback_knob(name: str, value: int | None = None) -> int:
-    """Read, or set then read, one of blkback's debugfs test knobs."""
-    if not (DEBUGFS / "xen-blkback").exists():
-        sh("mount", "-t", "debugfs", "debugfs", str(DEBUGFS), check=False)
-    knob = DEBUGFS / "xen-blkback" / name
-    if value is not None:
-        knob.write_text(f"{value}\n")
-    return int(read(knob, "-1"))
+class PiFault:
+    """blkback's fault injection on one vbd (CONFIG_FAIL_XEN_BLKBACK_DIX,
+    the kernel's fault-injection framework): corrupt the PI of the next N
+    DIX reads (after the disk) or writes (before it).  The attribute is
+    /sys/kernel/debug/xen-blkback/vbd-<domid>-<devid>/fail_dix_<direction>;
+    ``times`` counts down as blkback uses it."""
+
+    def __init__(self, domid: int, devid: int = XVDB, direction: str = "read") -> None:
+        if direction not in ("read", "write"):
+            raise ValueError(f"direction is read or write, not {direction!r}")
+        if not (DEBUGFS / "xen-blkback").exists():
+            sh("mount", "-t", "debugfs", "debugfs", str(DEBUGFS), check=False)
+        self.attr = DEBUGFS / "xen-blkback" / vbd_name(domid, devid) / f"fail_dix_{direction}"
+        self.armed = 0
+
+    def _set(self, name: str, value: int) -> None:
+        (self.attr / name).write_text(f"{value}\n")
+
+    def arm(self, n: int) -> None:
+        """Corrupt exactly the next ``n`` requests of this direction."""
+        for name, value in (("verbose", 0), ("probability", 100), ("interval", 1), ("space", 0)):
+            self._set(name, value)
+        self.armed = n
+        self._set("times", n)  # last: it arms the attribute
+
+    def remaining(self) -> int:
+        return int(read(self.attr / "times", "-1"))
+
+    def injected(self) -> int:
+        """How many of the armed corruptions blkback has used; disarms."""
+        left = self.remaining()
+        self._set("times", 0)
+        self._set("probability", 0)
+        return self.armed - left if left >= 0 else -1

@@ -130,11 +130,11 @@ disk_said = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()[dmesg_be
 s.fact("dom0_disk_messages", disk_said[:8])
 
 # -- Corruption in flight: blkback corrupts the PI of one read ---------------
-lab.blkback_knob("dix_corrupt_reads", 1)
+fault = lab.PiFault(domid, XVDB, "read")
+fault.arm(1)
 lab.signal(box, "inflight")
 domu.wait_record("ready", 120, phase="done")
-injected = s.fact("injected_read_corruptions", 1 - lab.blkback_knob("dix_corrupt_reads"))
-lab.blkback_knob("dix_corrupt_reads", 0)
+injected = s.fact("injected_read_corruptions", fault.injected())
 back = s.fact("blkback_stats_xvdb", lab.blkback_stats(domid) if up else {})
 lab.signal(box, "bye")
 run = domu.finish(120)

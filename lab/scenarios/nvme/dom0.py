@@ -41,28 +41,6 @@ s = lab.Scenario()
 s.fact("nvme_disks", lab.job().get("nvme"))
 
 
-class PiCorruption:
-    """blkback's test hook that corrupts the PI of the next N DIX reads
-    (after the disk) or writes (before it).  Every use of the hook is
-    here, so that moving it (e.g. to the fault-injection framework)
-    changes this class only."""
-
-    def __init__(self, direction: str) -> None:
-        assert direction in ("reads", "writes")
-        self.knob = f"dix_corrupt_{direction}"
-        self.armed = 0
-
-    def arm(self, n: int) -> None:
-        self.armed = n
-        lab.blkback_knob(self.knob, n)
-
-    def injected(self) -> int:
-        """How many of the armed corruptions blkback has used; disarms."""
-        left = lab.blkback_knob(self.knob)
-        lab.blkback_knob(self.knob, 0)
-        return self.armed - left
-
-
 def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     disk = lab.nvme(serial)
     prof = s.fact(f"{name}_dom0_profile", lab.integrity(disk))
@@ -90,7 +68,8 @@ def one_run(name: str, serial: str, want: tuple, sd_params: dict) -> None:
     domu = lab.Domu(name, disks, "domu-nvme.sh", memory=256, front_params=FRONT)
     started = domu.start()
     domid = domu.domid if started else -1
-    reads, writes = PiCorruption("reads"), PiCorruption("writes")
+    reads = lab.PiFault(domid, DEVID["xvdb"], "read") if started else None
+    writes = lab.PiFault(domid, DEVID["xvdb"], "write") if started else None
     injected = {"reads": -1, "writes": -1}
     nvme_counts = {"before": nvme_before}
     sd_counts = {"before": sd_before}
