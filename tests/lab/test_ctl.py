@@ -72,6 +72,15 @@ class TestErrors:
         assert passed(ctl, C.NO_ERROR_WROTE_TO_XENSTORE)
 
 
+class TestHardening:
+    def test_a_guests_hostile_bytes_are_shown_escaped_and_spoil_no_other_row(self, ctl):
+        assert passed(ctl, C.HOSTILE_BYTES_SHOWN_ESCAPED)
+        assert passed(ctl, C.HOSTILE_BYTES_SPOIL_NO_OTHER_ROW)
+
+    def test_a_stalled_xenstored_ends_status_with_exit_4_at_its_deadline(self, ctl):
+        assert passed(ctl, C.STALLED_XENSTORED_EXITS_4)
+
+
 class TestClean:
     def test_domains_finish_and_no_vbd_is_left(self, ctl):
         assert passed(ctl, C.TOGGLE_DOMU_RAN_ITS_SCRIPT)

@@ -43,6 +43,15 @@ ONE_PROTECTED_DISK = "exactly one protected disk, the DIX one"
 PROFILE_ON_XVDB_ONLY = "the domU sees a profile on xvdb only"
 IO_WORKS_ON_THE_PROTECTED_DISK = "O_DIRECT I/O works on the protected disk"
 NO_OOPS_IN_THE_POLICY_DOMU = "no BUG, WARNING or Oops in the policy domU"
+# -- Part 3: a hostile guest, a stalled xenstored -----------------------------
+HOSTILE_BYTES_SHOWN_ESCAPED = (
+    "a guest's non-UTF-8 bytes and terminal escapes in its own nodes: status exits 0 "
+    "and shows them escaped, no raw control byte reaches the terminal")
+HOSTILE_BYTES_SPOIL_NO_OTHER_ROW = (
+    "a guest's hostile bytes on xvdc spoil no other row: its xvdb stays protected")
+STALLED_XENSTORED_EXITS_4 = (
+    "a stalled xenstored (SIGSTOP): status ends at its deadline with exit 4 and one line")
+
 # Recorded (failed) only when the scenario stops early.
 SCENARIO_RAN_TO_ITS_END = "the scenario ran to its end"
 

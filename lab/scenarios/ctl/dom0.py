@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -61,6 +62,33 @@ def start(name: str, disks: list[str], script: str, phase: str, what: str) -> la
                    create_error=domu.run.create_error):
         raise RuntimeError(f"the {what} domU never said it was ready")
     return domu
+
+
+HOSTILE = {"feature-data-integrity": b"1\xff",
+           "data-integrity-format": b"\x1b[2K\r... protected\x07"}
+
+
+def hostile_nodes(frontend: str) -> None:
+    """What a hostile guest can do: write bytes that are not UTF-8, and
+    terminal escapes, into its own frontend nodes (dom0 writes them here,
+    into the same nodes the guest owns)."""
+    for node, value in HOSTILE.items():
+        subprocess.run([b"xenstore-write", f"{frontend}/{node}".encode(), value],
+                       check=True, timeout=20)
+
+
+def stalled_status(deadline_s: float) -> dict:
+    """``xendix status`` while oxenstored is stopped (SIGSTOP): it must end
+    by itself at its xenstore deadline.  oxenstored is always continued."""
+    pid = lab.read("/run/xenstored.pid").strip()
+    start = time.monotonic()
+    os.kill(int(pid), signal.SIGSTOP)
+    try:
+        p = xendix("status", env={"XENDIX_XENSTORE_TIMEOUT": str(deadline_s)}, timeout=60)
+    finally:
+        os.kill(int(pid), signal.SIGCONT)
+    return {"rc": p.returncode, "seconds": round(time.monotonic() - start, 1),
+            "stdout": p.stdout[-500:], "stderr": p.stderr[-500:]}
 
 
 def one_line(p: subprocess.CompletedProcess) -> bool:
@@ -226,6 +254,27 @@ try:
     verdicts = {d: v["verdict"] for d, v in vbds2.items()}
     s.check(C.ONE_PROTECTED_DISK,
             [d for d, v in verdicts.items() if v == "protected"] == [XVDB], verdicts=verdicts)
+
+    # -- Part 3: a hostile guest, a stalled xenstored ------------------------
+    hostile_nodes(domu2.frontend(XVDC))
+    shown = xendix("status", "ctl2")
+    shown_json = xendix("status", "--json", "ctl2")
+    s.fact("status_with_hostile_bytes", summary(shown))
+    raw = [b for b in (shown.stdout + shown.stderr + shown_json.stdout) if b in "\x1b\r\x07"]
+    s.check(C.HOSTILE_BYTES_SHOWN_ESCAPED,
+            shown.returncode == 0 and shown_json.returncode == 0 and not raw
+            and "\\x1b[2K" in shown_json.stdout, run=summary(shown), raw_control_bytes=len(raw))
+    hostile_rows = by_devid(status_json("ctl2"))
+    s.check(C.HOSTILE_BYTES_SPOIL_NO_OTHER_ROW,
+            hostile_rows.get(XVDB, {}).get("verdict") == "protected"
+            and hostile_rows.get(XVDC, {}).get("verdict") != "protected",
+            verdicts={d: v.get("verdict") for d, v in hostile_rows.items()})
+    stalled = stalled_status(deadline_s=3)
+    s.fact("status_with_a_stalled_xenstored", stalled)
+    s.check(C.STALLED_XENSTORED_EXITS_4,
+            stalled["rc"] == 4 and stalled["seconds"] < 3 + 10
+            and stalled["stderr"].startswith("xendix: xenstored did not answer within 3 s (")
+            and stalled["stderr"].count("\n") == 1, run=stalled)
     lab.signal(box, "bye")
     run2 = domu2.finish(180)
     profiles = {r.get("disk"): r.get("format") for r in run2.record("profile")}
