@@ -224,7 +224,10 @@ def _switch_command(enable: bool):
     @click.argument("domain", required=False, type=DOMAIN)
     @click.argument("vdev", required=False, type=VDEV)
     @click.option("--all", "every", is_flag=True, help="Every vbd (of DOMAIN if given).")
-    @click.option("--now", is_flag=True, help="Detach and re-attach the disk to apply it now.")
+    @click.option("--now", is_flag=True,
+                  help="Apply it now: detach the disk, then re-attach it with libxl's config "
+                  "of it (xl list -l); the guest is paused for the attach and the toggle "
+                  "write (xl pause/unpause, unpaused on every error too).")
     @json_option
     @click.pass_obj
     def command(host: Host, domain, vdev, every: bool, now: bool, as_json: bool) -> None:
