@@ -44,7 +44,8 @@ EXIT_CODES: dict[int, str] = {
     NOT_DOM0: "not running in dom0 (/proc/xen/capabilities lacks control_d)",
     UNKNOWN_TARGET: "unknown domain or vdev",
     BAD_POLICY: "the policy file is missing or malformed",
-    REFUSED: "refused: --now on a root disk or on a disk that is not connected",
+    REFUSED: ("refused: --now on a root disk, on a disk that is not connected, or on a disk "
+              "whose libxl config cannot be carried to xl block-attach"),
     UNPROTECTED: "status --check: a disk the policy wants protected is not",
     INTERRUPTED: "interrupted (Ctrl-C)",
 }
