@@ -25,3 +25,11 @@ def lab_run():
         return _results[(name, series)]
 
     return run
+
+
+@pytest.fixture(scope="module", params=kseries.names())
+def series(request) -> str:
+    """Every kernel series (every folder of patches/), one after the other:
+    module scope groups a test file's tests by series, so that each
+    scenario boots once per series (test_...[6.1], test_...[6.12])."""
+    return request.param

@@ -5,27 +5,18 @@ from __future__ import annotations
 import pytest
 
 from lab.host import job
-from lab.host import series as kseries
 
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
 
 
-# Every test runs once per kernel series, e.g. test_...[6.1] and
-# test_...[6.12]; module scope groups the tests of a series together, so
-# that each scenario boots once per series.
-SERIES = tuple(kseries.names())  # every folder of patches/
+# Every test runs once per kernel series (conftest's ``series``).
 CASES = ("new-front-old-back", "old-front-new-back", "admin-disabled")
 RUNS = ("type3ip", "pi4k")  # the other profiles
 CORRUPT = 4  # dom0.py's CORRUPT: reads, then writes, whose PI blkback corrupts
 
 C = job.checks("dix")
-
-
-@pytest.fixture(scope="module", params=SERIES)
-def series(request):
-    return request.param
 
 
 @pytest.fixture(scope="module")

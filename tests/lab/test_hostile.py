@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from lab.host import job
-from lab.host import series as kseries
 
 from .test_lab import passed
 
@@ -17,7 +16,6 @@ pytestmark = pytest.mark.lab
 
 # Every test runs once per kernel series; module scope groups the tests of
 # a series together, so that the scenario boots once per series.
-SERIES = tuple(kseries.names())  # every folder of patches/
 
 C = job.checks("hostile")
 FLOOD_PAIRS = 320  # dom0.py's FLOOD_PAIRS
@@ -59,11 +57,6 @@ FLAGGED_WITHOUT_DIX = [
 ]
 
 DISKS = ("scsi_debug", "nvme")
-
-
-@pytest.fixture(scope="module", params=SERIES)
-def series(request):
-    return request.param
 
 
 @pytest.fixture(scope="module")

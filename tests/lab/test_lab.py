@@ -10,7 +10,6 @@ import time
 import pytest
 
 from lab.host import debian, job, kmod, qemu, runner
-from lab.host import series as kseries
 
 pytestmark = pytest.mark.lab
 
@@ -24,13 +23,10 @@ def passed(result: runner.LabResult, check: str) -> bool:
     return True
 
 
-SERIES = tuple(kseries.names())  # every folder of patches/
-
-
-@pytest.fixture(scope="module", params=SERIES)
-def pipeline(lab_run, request):
+@pytest.fixture(scope="module")
+def pipeline(lab_run, series):
     """The pipeline checks run first in the dix scenario's boot."""
-    return lab_run("dix", request.param)
+    return lab_run("dix", series)
 
 
 def series_digest(series: str) -> str:

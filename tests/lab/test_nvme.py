@@ -15,22 +15,15 @@ from __future__ import annotations
 import pytest
 
 from lab.host import job
-from lab.host import series as kseries
 
 from .test_lab import passed
 
 pytestmark = pytest.mark.lab
 
-SERIES = tuple(kseries.names())  # every folder of patches/
 RUNS = ("type1-512", "type3-4096")
 PART_START_MIB, LINEAR_START_MIB = 1, 40  # dom0.py's: where the other backings start
 
 C = job.checks("nvme")
-
-
-@pytest.fixture(scope="module", params=SERIES)
-def series(request):
-    return request.param
 
 
 @pytest.fixture(scope="module")
