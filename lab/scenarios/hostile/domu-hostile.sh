@@ -55,9 +55,9 @@ END {
 		print done[j]
 }' >> "$LAB_REC"
 # dom0 reads blkback's counters, then detaches every disk: fuzzfront must
-# close each.
+# close each (bounded: 240 s, for a busy host).
 i=0
-while ls -d /sys/bus/xen/devices/vbd-* >/dev/null 2>&1 && [ $i -lt 450 ]; do
+while ls -d /sys/bus/xen/devices/vbd-* >/dev/null 2>&1 && [ $i -lt 1200 ]; do
 	i=$((i + 1))
 	sleep 0.2
 done
