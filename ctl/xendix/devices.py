@@ -39,10 +39,6 @@ class BlockDevice:
     size_bytes: int
     integrity: Integrity
 
-    @property
-    def is_partition(self) -> bool:
-        return self.disk != self.name
-
 
 def _read(path: Path) -> str | None:
     try:

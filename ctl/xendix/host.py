@@ -21,11 +21,6 @@ def run_command(argv: list[str], timeout: float) -> subprocess.CompletedProcess[
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
-def spawn_command(argv: list[str]) -> subprocess.Popen:
-    """Start a command in the background; output captured as text."""
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 @dataclass
 class Host:
     """Injected access to the system.  ``store()`` connects on first use,
@@ -36,7 +31,6 @@ class Host:
     euid: Callable[[], int] = os.geteuid
     connect: Callable[[], Store] = PyxsStore
     run: Callable[..., subprocess.CompletedProcess[str]] = run_command
-    spawn: Callable[[list[str]], subprocess.Popen] = spawn_command
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     udev: object | None = None  # a devices.DiskSource; None: pyudev if it loads, else sysfs

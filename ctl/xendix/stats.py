@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The counters every blkback has, then ours.
-STANDARD = ("oo_req", "rd_req", "wr_req", "f_req", "ds_req", "rd_sect", "wr_sect")
-DIX = ("dix_req", "dix_err")
-
-
 def sysfs_name(domid: int, devid: int) -> str:
     """The xen-backend device name: vbd-<domid>-<devid>."""
     return f"vbd-{domid}-{devid}"

@@ -23,8 +23,6 @@ from .xenstore import BACKEND_VBD, Store
 
 XENBUS_STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised", 4: "Connected",
                  5: "Closing", 6: "Closed", 7: "Reconfiguring", 8: "Reconfigured"}
-ROOT_VDEV = vdev.parse("xvda").devid
-_SYSFS_NAME = re.compile(r"^vbd-(\d+)-(\d+)$")
 _STATE = re.compile(r"[0-9]{1,3}")
 _ID = re.compile(r"0|[1-9][0-9]{0,9}")  # a domid or devid as xenstore names it, ASCII only
 _TYPE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # a backend type (vbd, qdisk, vbd3...)
@@ -212,12 +210,6 @@ def resolve(store: Store, domain_spec: str, vdev_spec: str) -> tuple[int, int]:
     if (domid, devid) not in all_ids(store, domid):
         raise UnknownVdev(f"domain {domain_spec!r} has no vdev {vdev_spec!r}")
     return domid, devid
-
-
-def parse_id(spec: str) -> tuple[int, int] | None:
-    """``DOMID/DEVID`` or ``vbd-DOMID-DEVID`` -> ids; None for anything else."""
-    m = _SYSFS_NAME.match(spec) or re.match(r"^(\d+)/(\d+)$", spec)
-    return (int(m[1]), int(m[2])) if m else None
 
 
 def to_json(v: Vbd) -> dict[str, Any]:

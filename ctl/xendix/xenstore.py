@@ -30,7 +30,6 @@ from typing import Any, Callable, Protocol, TypeVar
 from .errors import NoXenstore, Usage, XendixError
 
 T = TypeVar("T")
-DEFAULT_SOCKET = "/var/run/xenstored/socket"
 BACKEND_VBD = "/local/domain/0/backend/vbd"
 MAX_ATTEMPTS = 16
 TIMEOUT_ENV = "XENDIX_XENSTORE_TIMEOUT"

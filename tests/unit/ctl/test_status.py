@@ -5,7 +5,6 @@ import json
 from click.testing import CliRunner
 
 from xendix.cli import main
-from xendix.vbd import parse_id
 
 from .conftest import make_stats
 
@@ -101,12 +100,6 @@ def test_a_partition_has_its_disks_profile(host, store, sysfs):
     (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
     assert (v["backing"]["device"], v["backing"]["disk"]) == ("sdc2", "sdc")
     assert v["backing"]["integrity"]["format"] == "T10-DIF-TYPE1-IP"
-
-
-def test_vbd_ids_in_both_spellings():
-    assert parse_id("1/51728") == (1, 51728)
-    assert parse_id("vbd-12-51744") == (12, 51744)
-    assert parse_id("web") is None and parse_id("vbd-1") is None
 
 
 def test_devices_lists_dom0_disks_with_profile_and_users(host, store):
