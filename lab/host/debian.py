@@ -17,6 +17,8 @@ from .cache import cache_root
 from .errors import DebianError
 
 REPO = Path(__file__).resolve().parents[2]
+SUITE = "bookworm"  # Debian 12: dom0's userspace
+XEN = "4.17"  # Debian 12's Xen: hypervisor, toolstack and libraries
 
 
 
@@ -96,17 +98,17 @@ def kernel_tree(abi: str) -> Path:
 
 
 def xen_hypervisor() -> Path:
-    """Debian's Xen 4.17 hypervisor, gunzipped for multiboot loading."""
-    package = "xen-hypervisor-4.17-amd64"
+    """Debian's Xen hypervisor (``XEN``), gunzipped for multiboot loading."""
+    package = f"xen-hypervisor-{XEN}-amd64"
     version = candidate_version(package)
     out = cache_root() / "xen" / deb_filename_version(version) / "xen"
     if not out.exists():
         tmp = out.parent / "unpacked"
         shutil.rmtree(tmp, ignore_errors=True)
         extract(download(package, version), tmp)
-        gz = sorted((tmp / "boot").glob("xen-4.17*-amd64.gz"))
+        gz = sorted((tmp / "boot").glob(f"xen-{XEN}*-amd64.gz"))
         if not gz:
-            raise DebianError(f"{package} has no boot/xen-4.17-amd64.gz")
+            raise DebianError(f"{package} has no boot/xen-{XEN}-amd64.gz")
         with gzip.open(gz[0]) as src, open(out.with_suffix(".tmp"), "wb") as dst:
             shutil.copyfileobj(src, dst)
         out.with_suffix(".tmp").rename(out)

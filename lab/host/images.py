@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 # udev, sfdisk and dmsetup.  python3-bpfcc and linux-headers come with the
 # probes issue; the image keeps ROOM_MIB free for them.
 DOM0_PACKAGES = (
-    "xen-utils-4.17",
+    f"xen-utils-{debian.XEN}",
     "xenstore-utils",
     "python3",
     "python3-click",
@@ -173,7 +173,7 @@ def dom0_rootfs(abi: str) -> Path:
     root = cache_root() / "images" / "staging-dom0-root"
     shutil.rmtree(root, ignore_errors=True)
     _run(["mmdebstrap", "--mode=root", "--variant=minbase",
-          "--include=" + ",".join(DOM0_PACKAGES), "bookworm", str(root), *apt_sources()])
+          "--include=" + ",".join(DOM0_PACKAGES), debian.SUITE, str(root), *apt_sources()])
     # Debian's modules for this ABI (scsi_debug, the Xen drivers, t10-pi).
     src = tree / "lib" / "modules" / abi
     shutil.copytree(src, root / "lib" / "modules" / abi, symlinks=True, dirs_exist_ok=True)

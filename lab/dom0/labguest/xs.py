@@ -9,7 +9,7 @@ from xendix.vdev import to_devid as devid  # noqa: F401  (the one vdev codec)
 
 from .base import sh
 
-XL = "/usr/lib/xen-4.17/bin/xl"
+XL = "xl"  # dom0-init puts the job's Xen toolstack on PATH
 XVDB = devid("xvdb")  # every scenario's disk under test
 
 
