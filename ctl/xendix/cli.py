@@ -257,7 +257,10 @@ def devices(host: Host, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def monitor(host: Host, count: int | None, timeout: float | None, as_json: bool) -> None:
-    """Stream vbd add/remove and state changes (udev and xenstore), one line each."""
+    """Stream, one line each with a zone-aware time, every vbd added or removed
+    (udev and xenstore), every change of a backend or frontend node that
+    decides DIX (states, offer, opt-in, confirmed format, toggle), and every
+    verdict change."""
     for event in monitoring.run(host, count, timeout):
         click.echo(output.event_line(event, as_json))
 
@@ -290,7 +293,8 @@ def policy_group() -> None:
     """The DIX policy file."""
 
 
-@policy_group.command(name="check")
+@policy_group.command(name="check", epilog=examples(
+    "xendix policy check", "xendix policy check /etc/xendix/policy.toml"))
 @click.argument("path", required=False)
 @click.pass_context
 def policy_check(ctx: click.Context, path: str | None) -> None:
@@ -308,7 +312,10 @@ def udev_group() -> None:
     """The udev rule that applies the policy to every new vbd."""
 
 
-@udev_group.command(name="install")
+@udev_group.command(name="install", epilog=examples(
+    "xendix udev install",
+    "xendix udev install --policy /etc/xendix/policy.toml --log /var/log/xendix-udev.log",
+    "xendix udev install --command /usr/local/bin/xendix"))
 @click.option("--prefix", default="/", show_default=True, help="Install under this root.")
 @click.option("--command", "command", help="The xendix command udev runs (absolute).")
 @click.option("--policy", "policy_path", metavar="PATH", help="Pin this policy file in the rule.")

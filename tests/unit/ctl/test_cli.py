@@ -359,16 +359,20 @@ def test_apply_json_names_the_vbd_as_status_does(host, store, tmp_path):
 
 # -- --help ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["status", "enable", "disable", "devices", "monitor", "apply"])
+@pytest.mark.parametrize("command", ["status", "enable", "disable", "devices", "monitor", "apply",
+                                     "policy check", "udev install"])
 def test_each_commands_help_ends_with_examples_that_parse(host, command):
-    out = run(host, command, "--help").stdout
+    words = command.split()
+    out = run(host, *words, "--help").stdout
     examples = out.split("Examples:\n\n")[1].splitlines()
     assert examples and all(line.startswith(f"    xendix {command}") for line in examples)
-    cmd = main.commands[command]
+    cmd = main
+    for word in words:
+        cmd = cmd.commands[word]
     for line in examples:
-        args = shlex.split(line.split("|")[0].split(">")[0])[2:]
+        args = shlex.split(line.split("|")[0].split(">")[0])[1 + len(words):]
         with cmd.make_context(command, args) as ctx:  # raises on a usage error
-            if cmd.check:
+            if getattr(cmd, "check", None):
                 cmd.check(ctx.params)
 
 
