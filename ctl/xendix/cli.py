@@ -265,6 +265,65 @@ def monitor(host: Host, count: int | None, timeout: float | None, as_json: bool)
         click.echo(output.event_line(event, as_json))
 
 
+def exporting() -> Any:
+    """:mod:`xendix.exporter`, loaded for its command only (prometheus_client
+    takes some 80 ms to import: not for every udev event)."""
+    try:
+        from . import exporter
+    except ImportError as e:
+        raise errors.XendixError(f"the exporter needs prometheus_client ({e}): pip install "
+                                 "prometheus_client, or apt install python3-prometheus-client")
+    return exporter
+
+
+class ListenType(click.ParamType):
+    """``exporter --listen``: ADDR:PORT, an IPv6 address in brackets."""
+
+    name = "addr:port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return exporting().parse_listen(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+@main.command(name="exporter", cls=XenCommand,
+              check=lambda p: exporting().check_args(p["listen"], p["textfile"], p["interval"]),
+              epilog=examples("xendix exporter --listen 127.0.0.1:9200",
+                              "xendix exporter --listen [::]:9200",
+                              "xendix exporter --textfile /var/lib/prometheus/node-exporter",
+                              "xendix exporter --textfile /var/lib/prometheus/node-exporter "
+                              "--interval 60"))
+@click.option("--listen", type=ListenType(), metavar="ADDR:PORT",
+              help="Serve /metrics over HTTP on ADDR:PORT (:PORT is every IPv4 address, "
+              "[::]:PORT every address).")
+@click.option("--textfile", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write DIR/xendix.prom for node_exporter's textfile collector.")
+@click.option("--interval", type=Seconds(min=0, min_open=True),
+              help="With --textfile: write it again every SECONDS (default: once).")
+@click.pass_obj
+def exporter_command(host: Host, listen: tuple[str, int] | None, textfile: str | None,
+                     interval: float | None) -> None:
+    """Prometheus metrics: blkback's counters and the verdict of each vbd,
+    the integrity profile of each dom0 disk; one snapshot per scrape."""
+    def warn(message: str) -> None:
+        click.echo(f"xendix: scrape failed: {message}", err=True)
+
+    exporter = exporting()
+    if listen is not None:
+        server = exporter.listen(host, *listen, on_error=warn)
+        click.echo(f"serving {exporter.url(server)}")
+        exporter.serve(server)
+    elif interval is not None:
+        click.echo(f"writing {exporter.textfile_path(textfile)} every {interval:g} s")
+        exporter.textfile(host, textfile, interval, warn)
+    else:
+        click.echo(f"wrote {exporter.textfile(host, textfile, None, warn)}")
+
+
 @main.command(name="apply", cls=XenCommand,
               check=lambda p: applying.check_target(p["vbd"], p["vdev"]),
               epilog=examples("xendix apply vbd-3-51728", "xendix apply 3/51728 --json",
