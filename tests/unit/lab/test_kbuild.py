@@ -197,12 +197,20 @@ def test_every_patch_is_checkpatch_strict_clean(series):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("series", SERIES)
-def test_the_patched_drivers_are_sparse_and_warning_clean(tmp_path, series):
-    """`make C=2`: sparse and the compiler say nothing about our drivers."""
+@pytest.fixture(scope="module", params=SERIES, ids=SERIES)
+def default_build(request, tmp_path_factory) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """The README's build of a series, with sparse (`make C=2`), once for
+    the tests that look at it."""
+    series = request.param
     if not kmod.patch_files(series):
         pytest.skip(f"patches/{series} is empty")
-    proc = kbuild("--series", series, "--sparse", "--build-dir", str(tmp_path / "b"))
+    out = tmp_path_factory.mktemp(f"default-{series}")
+    return series, kbuild("--series", series, "--sparse", "--build-dir", str(out))
+
+
+def test_the_patched_drivers_are_sparse_and_warning_clean(default_build):
+    """`make C=2`: sparse and the compiler say nothing about our drivers."""
+    _, proc = default_build
     assert proc.returncode == 0, proc.stderr
     noise = [l for l in proc.stderr.splitlines()
              if "xen-blk" in l and ("warning" in l or "error" in l)]
@@ -232,12 +240,9 @@ def test_fault_injection_builds_warning_clean_and_says_so(tmp_path, series):
     assert b"vbd-%u-%u" in blkback
 
 
-@pytest.mark.parametrize("series", SERIES)
-def test_without_fault_injection_the_hooks_are_compiled_out(tmp_path, series):
-    """The default build has no fault attributes (the sparse test built it)."""
-    if not kmod.patch_files(series):
-        pytest.skip(f"patches/{series} is empty")
-    proc = kbuild("--series", series, "--build-dir", str(tmp_path / "b"))
+def test_without_fault_injection_the_hooks_are_compiled_out(default_build):
+    """The default build has no fault attributes."""
+    _, proc = default_build
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip().splitlines()[-1])
     assert b"fail_dix_read" not in (out / "xen-blkback.ko").read_bytes()
