@@ -56,12 +56,15 @@ END {
 }' >> "$LAB_REC"
 # dom0 reads blkback's counters, then detaches every disk: fuzzfront must
 # close each (bounded: 240 s, for a busy host).
+# Count, do not test ls's status: ls fails as soon as one of the vbds the
+# glob named is gone, while the others are still there.
+vbds_left() { ls -d /sys/bus/xen/devices/vbd-* 2>/dev/null | wc -l; }
 i=0
-while ls -d /sys/bus/xen/devices/vbd-* >/dev/null 2>&1 && [ $i -lt 1200 ]; do
+while [ "$(vbds_left)" -gt 0 ] && [ $i -lt 1200 ]; do
 	i=$((i + 1))
 	sleep 0.2
 done
-left=$(ls -d /sys/bus/xen/devices/vbd-* 2>/dev/null | wc -l)
+left=$(vbds_left)
 if [ "$left" -eq 0 ]; then
 	rec detached ok=true
 else
