@@ -32,6 +32,8 @@ MUST_DIFFER = {
     "0004": "6.12's blk_integrity has no profile name: blkback names the profile "
             "from csum_type and BLK_INTEGRITY_REF_TAG instead of matching "
             "profile->name; and the backing device is file_bdev(bdev_file)",
+    "0007": "6.1's fault_create_debugfs_attr() dget()s attr->dname, which "
+            "xen_blkbk_fail_dix_del() must dput(); on 6.12 dname is a name",
     "0008": "6.12 sets the integrity profile in the queue_limits the disk is "
             "allocated with (6.1: blk_integrity_register()), and a reconnect that "
             "drops it sets BLK_INTEGRITY_NOVERIFY/NOGENERATE (6.1 clears "
