@@ -251,17 +251,23 @@ def devices(host: Host, as_json: bool) -> None:
 
 
 @main.command(cls=XenCommand, epilog=examples(
-    "xendix monitor", "xendix monitor --json", "xendix monitor --count 1 --timeout 30"))
+    "xendix monitor", "xendix monitor --json", "xendix monitor --count 1 --timeout 30",
+    "xendix monitor --source kernel --json"))
 @click.option("--count", type=Count(min=1), help="Stop after N events.")
 @click.option("--timeout", type=Seconds(min=0), help="Stop after S seconds.")
+@click.option("--source", type=click.Choice(monitoring.SOURCES), default="auto", show_default=True,
+              help="Where uevents come from: udev (udevd's), kernel (its netlink socket, "
+                   "through pyroute2), auto (udev if udevd runs, else kernel).")
 @json_option
 @click.pass_obj
-def monitor(host: Host, count: int | None, timeout: float | None, as_json: bool) -> None:
+def monitor(host: Host, count: int | None, timeout: float | None, source: str,
+            as_json: bool) -> None:
     """Stream, one line each with a zone-aware time, every vbd added or removed
-    (udev and xenstore), every change of a backend or frontend node that
-    decides DIX (states, offer, opt-in, confirmed format, toggle), and every
-    verdict change."""
-    for event in monitoring.run(host, count, timeout):
+    (uevents and xenstore), every change of a backend or frontend node that
+    decides DIX (states, offer, opt-in, confirmed format, toggle), every
+    verdict change, and blkback's DIX uevents (integrity-error with its count
+    and kind, unprotected, rejected, profile-change)."""
+    for event in monitoring.run(host, count, timeout, source):
         click.echo(output.event_line(event, as_json))
 
 

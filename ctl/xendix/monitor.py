@@ -1,10 +1,25 @@
 """``xendix monitor``: vbd add/remove, changes of both ends' nodes and of
-each vbd's verdict, from udev and xenstore waited on together.
+each vbd's verdict, and blkback's DIX uevents, from uevents and xenstore
+waited on together.
 
-Every source feeds one queue (:class:`Hub`), stamped on arrival: udev
-through pyudev's MonitorObserver (its thread selects on the netlink
-socket), xenstore through a thread that moves watch events over (the Watch
-protocol has no file descriptor to select on).  The caller's thread takes
+Every source feeds one queue (:class:`Hub`), stamped on arrival: uevents
+through pyudev's MonitorObserver where udevd runs (its thread selects on
+the netlink socket; udev's processed events), else the kernel's own
+uevent socket through pyroute2 (:mod:`uevents`, a thread that selects on
+it); xenstore through a thread that moves watch events over (the Watch
+protocol has no file descriptor to select on).  ``--source`` picks the
+uevents' source: ``auto`` (udev if ``/run/udev/control`` is there, else
+the kernel's; xenstore alone if that one cannot be opened), ``udev`` or
+``kernel`` (an error if it cannot be read).
+
+blkback tells of DIX failures with change uevents on its vbd-D-N device
+(XENDIX_EVENT, XENDIX_COUNT, XENDIX_KIND, XENDIX_FORMAT, XENDIX_DOMID,
+XENDIX_DEVID; docs/observability.md): each is one event (``integrity-error``
+with its count and kind, ``unprotected``, ``rejected``, ``profile-change``
+with the format), attributed to the vbd its device name says.  The values
+are read strictly: one that is missing, not ASCII digits, out of range or
+disagreeing with the device name makes a ``malformed-uevent`` event that
+says why, values escaped (:mod:`untrusted`).  The caller's thread takes
 items off the queue as they come, a burst at once, and reads each changed
 node before it recomputes any verdict, so a value that lasted between two
 writes is read while it is there.  A vbd whose
@@ -23,11 +38,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
+from . import uevents
 from .errors import XendixError
 from .host import Host
-from .untrusted import show
+from .uevents import VbdUevent, vbd_ids
+from .untrusted import raw_bytes, show
 from .vbd import ADMIN_NODE, XENBUS_STATES, all_ids, gather
 from .xenstore import BACKEND_VBD, Store, Watch
 
@@ -38,8 +56,16 @@ WATCH_ROOT = "/local/domain"  # both ends of every vbd, present and future: one 
 BACKEND_NODES = ("state", "physical-device", "feature-data-integrity", "data-integrity-format",
                  ADMIN_NODE)
 FRONTEND_NODES = ("state", "feature-data-integrity", "data-integrity-format")
-_VBD_NAME = re.compile(r"^vbd-(\d+)-(\d+)$")
 _STATE = re.compile(r"[0-9]{1,3}")
+UDEV_CONTROL = Path("/run/udev/control")  # udevd's control socket: there while udevd runs
+SOURCES = ("auto", "udev", "kernel")
+XENDIX_KEYS = ("XENDIX_EVENT", "XENDIX_COUNT", "XENDIX_KIND", "XENDIX_FORMAT", "XENDIX_DOMID",
+               "XENDIX_DEVID")
+DIX_EVENTS = ("integrity-error", "unprotected", "rejected", "profile-change")
+DIX_KINDS = ("guard", "app", "ref", "unknown")
+COUNT_MAX = 2**64 - 1  # blkback's counters are 64-bit
+_COUNT = re.compile(rb"[1-9][0-9]{0,19}")
+_ID = re.compile(rb"0|[1-9][0-9]{0,9}")
 
 Ids = tuple[int, int]
 Event = dict[str, Any]
@@ -50,10 +76,10 @@ def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
-def event(source: str, kind: str, domid: int, devid: int, at: str | None = None,
+def event(source: str, what: str, domid: int, devid: int, at: str | None = None,
           **extra: Any) -> Event:
     """One monitor event (its JSON line), stamped ``at`` (now by default)."""
-    return {"time": at or now(), "source": source, "event": kind, "vbd": f"vbd-{domid}-{devid}",
+    return {"time": at or now(), "source": source, "event": what, "vbd": f"vbd-{domid}-{devid}",
             "domid": domid, "devid": devid, **extra}
 
 
@@ -146,7 +172,9 @@ class UdevFeed:
         self.observer.start()
 
     def _device(self, device: Any) -> None:
-        self.hub.put("udev", (device.action or "change", device.sys_name))
+        found = udev_uevent(device)
+        if found is not None:
+            self.hub.put("udev", found)
 
     def alive(self) -> bool:
         return self.observer.is_alive()
@@ -154,6 +182,137 @@ class UdevFeed:
     def close(self) -> None:
         self.observer.send_stop()
         self.observer.join(JOIN_TIMEOUT)
+
+
+def _property(device: Any, key: str) -> bytes | None:
+    """A udev property's raw bytes (pyudev decodes UTF-8 strictly: the bytes
+    of one that is not come from its UnicodeDecodeError); None if absent."""
+    props = getattr(device, "properties", None)
+    if props is None:
+        return None
+    try:
+        value = props.get(key)
+    except UnicodeDecodeError as e:
+        return bytes(e.object)
+    return None if value is None else raw_bytes(value)
+
+
+def udev_uevent(device: Any) -> VbdUevent | None:
+    """A pyudev Device as the uevent of a vbd backend (None for any other
+    device, or one whose name or action is not plain ASCII)."""
+    try:
+        name, action = device.sys_name, device.action or "change"
+    except UnicodeDecodeError:
+        return None
+    ids = vbd_ids(name) if isinstance(name, str) else None
+    if ids is None or not (isinstance(action, str) and action.isascii() and action.isalpha()):
+        return None
+    env = {k: v for k in XENDIX_KEYS if (v := _property(device, k)) is not None}
+    return VbdUevent(action, name, *ids, env=env)
+
+
+class KernelFeed:
+    """The kernel's vbd uevents into the hub, read through pyroute2
+    (:class:`uevents.KernelUevents`) by a thread that waits WAIT_SLICE at most."""
+
+    def __init__(self, hub: Hub, source: uevents.KernelUevents) -> None:
+        self.hub, self.source = hub, source
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="xendix-uevents", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                found = self.source.get(WAIT_SLICE)
+                if found is not None:
+                    self.hub.put("kernel", found)
+        except XendixError as e:
+            self.hub.fail(e)
+        except Exception as e:  # noqa: BLE001 - told in one line, not a thread's traceback
+            self.hub.fail(XendixError(f"kernel uevent socket failed: {e}"))
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(JOIN_TIMEOUT)
+        self.source.close()
+
+
+def udevd_running() -> bool:
+    return UDEV_CONTROL.exists()
+
+
+def open_uevents(hub: Hub, source: str, udev_monitor: Callable[[], Any],
+                 kernel_socket: Callable[[], Any]) -> Any:
+    """The feed of the uevents ``source`` names (``auto``: udev where udevd
+    runs, else the kernel's); with ``auto``, None when it cannot be opened
+    (xenstore alone), otherwise an error that says why."""
+    pick = source if source != "auto" else "udev" if udevd_running() else "kernel"
+    try:
+        if pick == "udev":
+            if not udevd_running():
+                raise XendixError(f"udevd is not running (no {UDEV_CONTROL}): "
+                                  "try --source kernel")
+            return UdevFeed(hub, udev_monitor())
+        return KernelFeed(hub, uevents.KernelUevents(kernel_socket()))
+    except Exception as e:  # noqa: BLE001 - no libudev, no pyroute2, no socket
+        if source == "auto":
+            return None
+        raise XendixError(f"monitor --source {source}: {e}") from None
+
+
+class Malformed(ValueError):
+    """A DIX uevent that breaks the contract: why, values escaped."""
+
+
+def _id_of(env: Mapping[str, bytes], key: str, want: int, name: str) -> None:
+    value = env.get(key)
+    if value is None:
+        raise Malformed(f"no {key}")
+    if not _ID.fullmatch(value) or int(value) != want:
+        raise Malformed(f"{key}={show(value)} is not the device's ({name})")
+
+
+def _count(env: Mapping[str, bytes]) -> int:
+    value = env.get("XENDIX_COUNT")
+    if value is None:
+        raise Malformed("no XENDIX_COUNT")
+    if not _COUNT.fullmatch(value) or int(value) > COUNT_MAX:
+        raise Malformed(f"XENDIX_COUNT={show(value)} is not a count from 1 to 2^64-1 in ASCII "
+                        "digits")
+    return int(value)
+
+
+def dix_fields(u: VbdUevent) -> tuple[str, dict[str, Any]]:
+    """A DIX uevent's event name and fields: ``integrity-error`` (count,
+    kind), ``unprotected`` and ``rejected`` (count), ``profile-change``
+    (format, escaped; count if given).  Malformed says what is wrong."""
+    name = u.env["XENDIX_EVENT"]
+    what = name.decode() if name.isascii() and name.decode() in DIX_EVENTS else None
+    if what is None:
+        raise Malformed(f"XENDIX_EVENT={show(name)} is not one of {', '.join(DIX_EVENTS)}")
+    _id_of(u.env, "XENDIX_DOMID", u.domid, u.name)
+    _id_of(u.env, "XENDIX_DEVID", u.devid, u.name)
+    fields: dict[str, Any] = {}
+    if what == "profile-change":
+        fmt = u.env.get("XENDIX_FORMAT")
+        if fmt is None:
+            raise Malformed("profile-change without XENDIX_FORMAT")
+        fields["format"] = show(fmt)
+        if "XENDIX_COUNT" in u.env:
+            fields["count"] = _count(u.env)
+        return what, fields
+    fields["count"] = _count(u.env)
+    if what == "integrity-error":
+        kind = u.env.get("XENDIX_KIND")
+        if kind is None or not kind.isascii() or kind.decode() not in DIX_KINDS:
+            raise Malformed("integrity-error without a XENDIX_KIND of "
+                            f"{', '.join(DIX_KINDS)}" + (f": {show(kind)}" if kind else ""))
+        fields["kind"] = kind.decode()
+    return what, fields
 
 
 def _shown(value: str | None) -> str | None:
@@ -181,8 +340,8 @@ class Tracker:
         """The events the items mean, in order, then the verdict changes they made."""
         out: list[Event] = []
         for item in items:
-            out += self._uevent(*item.data, item.time) if item.source == "udev" else \
-                self._path(item.data, item.time)
+            out += self._uevent(item.source, item.data, item.time) \
+                if item.source in ("udev", "kernel") else self._path(item.data, item.time)
         touched = dict.fromkeys((e["domid"], e["devid"]) for e in out)
         return out + [v for ids in touched for v in self._verdict(ids, items[-1].time)]
 
@@ -265,10 +424,16 @@ class Tracker:
             e["state_name"] = XENBUS_STATES.get(int(value))
         return [e]
 
-    # -- udev and verdicts -------------------------------------------------
-    def _uevent(self, action: str, name: str, t: str) -> list[Event]:
-        m = _VBD_NAME.match(name)
-        return [event("udev", action, int(m[1]), int(m[2]), at=t)] if m else []
+    # -- uevents and verdicts ----------------------------------------------
+    def _uevent(self, source: str, u: VbdUevent, t: str) -> list[Event]:
+        """An add, remove, change..., or blkback's DIX event (or why it is malformed)."""
+        if "XENDIX_EVENT" not in u.env:
+            return [event(source, u.action, u.domid, u.devid, at=t)]
+        try:
+            what, fields = dix_fields(u)
+        except Malformed as e:
+            return [event(source, "malformed-uevent", u.domid, u.devid, at=t, why=str(e))]
+        return [event(source, what, u.domid, u.devid, at=t, **fields)]
 
     def _verdict(self, ids: Ids, t: str) -> list[Event]:
         if ids not in self.frontends:
@@ -286,17 +451,19 @@ class Session:
     """A running monitor: feeders started, then the snapshot (nothing that
     happens in between is missed); :meth:`events` streams; :meth:`close` stops."""
 
-    def __init__(self, host: Host, udev_monitor: Callable[[], Any] = netlink_monitor) -> None:
+    def __init__(self, host: Host, udev_monitor: Callable[[], Any] = netlink_monitor,
+                 source: str = "auto", kernel_socket: Callable[[], Any] | None = None) -> None:
         store = host.store()  # the root, dom0 and xenstore checks first
         self.hub = Hub()
         self.pending: deque[Event] = deque()  # read, not yet delivered (--count)
         self.failure: XendixError | None = None
         self.feeds: list[Any] = [XenstoreFeed(self.hub, store.watch([WATCH_ROOT]))]
         try:
-            try:
-                self.feeds.append(UdevFeed(self.hub, udev_monitor()))
-            except Exception:  # noqa: BLE001 - no libudev or no udevd: xenstore alone
-                pass
+            feed = open_uevents(self.hub, source, udev_monitor,
+                                kernel_socket or uevents.open_socket)
+            self.uevents = {UdevFeed: "udev", KernelFeed: "kernel"}.get(type(feed))  # None: none
+            if feed is not None:
+                self.feeds.append(feed)
             self.tracker = Tracker(
                 store, lambda d, n: gather(store, host.disks(), host.sysfs, d, n).verdict)
             self.tracker.snapshot()
@@ -349,7 +516,8 @@ class Session:
         self.close()
 
 
-def run(host: Host, count: int | None, timeout: float | None) -> Iterator[Event]:
-    """Events from xenstore and, where pyudev and udevd are there, udev."""
-    with Session(host) as session:
+def run(host: Host, count: int | None, timeout: float | None,
+        source: str = "auto") -> Iterator[Event]:
+    """Events from xenstore and from uevents (``source``: auto, udev or kernel)."""
+    with Session(host, source=source) as session:
         yield from session.events(count, timeout)

@@ -177,5 +177,6 @@ def applied_json(a: Applied) -> str:
 def event_line(e: dict[str, Any], as_json: bool) -> str:
     if as_json:
         return json.dumps(e, sort_keys=True)
-    extra = " ".join(f"{k}={e[k]}" for k in ("node", "value", "state_name") if k in e)
+    extra = " ".join(f"{k}={e[k]}" for k in ("node", "value", "state_name", "count", "kind",
+                                               "format", "why") if k in e)
     return f"{e['time']} {e['source']} {e['event']} {e['vbd']} {extra}".rstrip()

@@ -106,9 +106,11 @@ class FakeMonitor:
     def fileno(self):
         return self.r
 
-    def emit(self, action: str, sys_name: str, subsystem: str = "xen-backend") -> None:
+    def emit(self, action: str, sys_name: str, subsystem: str = "xen-backend",
+             properties=None) -> None:
         if subsystem in self.filters:
-            self.devices.put(SimpleNamespace(action=action, sys_name=sys_name, subsystem=subsystem))
+            self.devices.put(SimpleNamespace(action=action, sys_name=sys_name, subsystem=subsystem,
+                                             properties=properties))
             os.write(self.w, b".")
 
     def poll(self, timeout=None):
@@ -126,6 +128,15 @@ class FakeMonitor:
 def short_slices(monkeypatch):
     """Internal waits of 50 ms: closing a session does not wait half a second."""
     monkeypatch.setattr(mon, "WAIT_SLICE", 0.05)
+
+
+@pytest.fixture(autouse=True)
+def udevd(monkeypatch, tmp_path):
+    """udevd runs (its control socket is there), whatever the machine running the tests has."""
+    control = tmp_path / "udev-control"
+    control.touch()
+    monkeypatch.setattr(mon, "UDEV_CONTROL", control)
+    return control
 
 
 @pytest.fixture
