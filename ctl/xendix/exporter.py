@@ -5,9 +5,13 @@ Each scrape takes one snapshot, the code path of ``xendix status``
 metric families (:class:`Collector`).  prometheus_client does the rest:
 the exposition format and the escaping of label values, the HTTP server's
 application (``make_wsgi_app``) and the atomic textfile
-(``write_to_textfile``).  Only what blkback counts is exported: there is
-no count of unprotected requests and no error count per kind (guard, app,
-ref) in its sysfs, so there are no such metrics.
+(``write_to_textfile``).  Only what blkback counts is exported, each
+counter only when its sysfs file is there.  PI errors are one family with
+a ``kind`` label: ``guard``, ``app`` and ``ref`` from blkback's
+dix_err_guard, dix_err_app and dix_err_ref, ``unknown`` the rest of
+dix_err; a blkback without the per-kind files (an older one) has every
+error ``unknown``.  Requests without PI on a confirmed vbd (dix_unprotected)
+and pairs refused for a protocol rule (dix_rejected) are two more counters.
 
 A failed snapshot (xenstored gone, stalled past its deadline, or closed)
 is a scrape with ``xendix_up 0`` and one more ``xendix_scrape_errors_total``,
@@ -40,6 +44,7 @@ from .verdict import VERDICTS
 TEXTFILE = "xendix.prom"  # node_exporter's textfile collector reads *.prom
 VBD_LABELS = ["domain", "domid", "vdev", "backing"]
 OPS = {"rd_req": "read", "wr_req": "write", "f_req": "flush", "ds_req": "discard"}
+ERROR_KINDS = {"dix_err_guard": "guard", "dix_err_app": "app", "dix_err_ref": "ref"}
 _HOSTNAME = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?", re.ASCII)
 
 OnError = Callable[[str], None]
@@ -84,14 +89,34 @@ def _vbd_labels(v: Vbd) -> list[str]:
     return [v.domain, str(v.domid), v.vdev, v.backing.name if v.backing else ""]
 
 
+def errors_by_kind(stats: dict[str, int]) -> dict[str, int]:
+    """dix_err split by kind: guard, app and ref as blkback has them (none on
+    an older blkback), then ``unknown``, the rest, so that they add up to
+    dix_err.  The files are read one after the other: an error counted
+    between two reads can leave the kinds above dix_err for one scrape, so
+    ``unknown`` is never below 0.  {} without dix_err."""
+    if "dix_err" not in stats:
+        return {}
+    out = {kind: stats[node] for node, kind in ERROR_KINDS.items() if node in stats}
+    out["unknown"] = max(stats["dix_err"] - sum(out.values()), 0)
+    return out
+
+
 def vbd_metrics(vbds: list[Vbd]) -> list[Metric]:
     """blkback's counters of each dom0 vbd (only those its sysfs has) and
     every vbd's verdict, one-hot over every verdict."""
     dix_req = CounterMetricFamily("xendix_vbd_dix_requests_total",
                                   "Requests blkback submitted with PI (dix_req).", labels=VBD_LABELS)
     dix_err = CounterMetricFamily("xendix_vbd_dix_errors_total",
-                                  "Requests with PI that ended in a PI error (dix_err).",
-                                  labels=VBD_LABELS)
+                                  "Requests with PI that ended in a PI error (dix_err), by kind: "
+                                  "guard, app, ref (dix_err_guard...), unknown (the rest).",
+                                  labels=VBD_LABELS + ["kind"])
+    unprotected = CounterMetricFamily("xendix_vbd_unprotected_total",
+                                      "Requests without PI on a vbd whose frontend confirmed DIX "
+                                      "(dix_unprotected).", labels=VBD_LABELS)
+    rejected = CounterMetricFamily("xendix_vbd_rejected_total",
+                                   "Request pairs refused for breaking a protocol rule "
+                                   "(dix_rejected).", labels=VBD_LABELS)
     reqs = CounterMetricFamily("xendix_vbd_requests_total",
                                "Requests blkback served, by op (rd_req, wr_req, f_req, ds_req).",
                                labels=VBD_LABELS + ["op"])
@@ -107,15 +132,19 @@ def vbd_metrics(vbds: list[Vbd]) -> list[Metric]:
         if v.backend_kind is None:  # counters: dom0's blkback only
             if "dix_req" in v.stats:
                 dix_req.add_metric(labels, v.stats["dix_req"])
-            if "dix_err" in v.stats:
-                dix_err.add_metric(labels, v.stats["dix_err"])
+            for kind, n in errors_by_kind(v.stats).items():
+                dix_err.add_metric(labels + [kind], n)
+            if "dix_unprotected" in v.stats:
+                unprotected.add_metric(labels, v.stats["dix_unprotected"])
+            if "dix_rejected" in v.stats:
+                rejected.add_metric(labels, v.stats["dix_rejected"])
             for node, op in OPS.items():
                 if node in v.stats:
                     reqs.add_metric(labels + [op], v.stats[node])
         got = v.verdict[0]
         for name in VERDICTS:
             verdict.add_metric(labels + [backend, name], 1 if name == got else 0)
-    return [dix_req, dix_err, reqs, verdict]
+    return [dix_req, dix_err, unprotected, rejected, reqs, verdict]
 
 
 def disk_metrics(disks: list[BlockDevice]) -> list[Metric]:

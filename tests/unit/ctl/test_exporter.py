@@ -73,11 +73,11 @@ def test_counters_are_blkbacks_exactly_per_vbd_and_0_for_the_idle_disk(host, sto
     two_disks(store, sysfs, reads=7, writes=12)
     m = scrape(host)
     assert value(m, "xendix_vbd_dix_requests_total", **XVDB) == 19
-    assert value(m, "xendix_vbd_dix_errors_total", **XVDB) == 1
+    assert value(m, "xendix_vbd_dix_errors_total", **XVDB, kind="unknown") == 1
     assert value(m, "xendix_vbd_requests_total", **XVDB, op="read") == 7
     assert value(m, "xendix_vbd_requests_total", **XVDB, op="write") == 12
-    for name in ("xendix_vbd_dix_requests_total", "xendix_vbd_dix_errors_total"):
-        assert value(m, name, **XVDC) == 0
+    assert value(m, "xendix_vbd_dix_requests_total", **XVDC) == 0
+    assert value(m, "xendix_vbd_dix_errors_total", **XVDC, kind="unknown") == 0
     assert value(m, "xendix_vbd_requests_total", **XVDC, op="read") == 0
     assert value(m, "xendix_vbd_requests_total", **XVDC, op="write") == 0
 
@@ -94,8 +94,54 @@ def test_an_op_or_a_counter_blkback_does_not_have_is_left_out_not_0(host, store,
     assert {l["op"] for l in series(m, "xendix_vbd_requests_total") if l["vdev"] == "xvdc"} == {
         "read", "write"}
     assert [l["vdev"] for l in series(m, "xendix_vbd_dix_errors_total")] == ["xvdb"]
-    assert not any(name.startswith(("xendix_vbd_unprotected", "xendix_vbd_dix_errors_by"))
-                   or "kind" in labels for name, labels in map(lambda k: (k[0], dict(k[1])), m))
+    assert not series(m, "xendix_vbd_unprotected_total") and not series(m, "xendix_vbd_rejected_total")
+
+
+# -- PI errors by kind, unprotected and rejected requests ---------------------------
+
+def blkback_counts(sysfs, **counters: int) -> None:
+    s = sysfs / "bus" / "xen-backend" / "devices" / "vbd-1-51728" / "statistics"
+    for node, n in counters.items():
+        (s / node).write_text(f"{n}\n")
+
+
+def errors_of(m, disk=XVDB) -> dict[str, float]:
+    return {l["kind"]: value(m, "xendix_vbd_dix_errors_total", **l)
+            for l in series(m, "xendix_vbd_dix_errors_total") if l["vdev"] == disk["vdev"]}
+
+
+def test_pi_errors_are_split_by_kind_and_add_up_to_dix_err(host, store, sysfs):
+    two_disks(store, sysfs)
+    blkback_counts(sysfs, dix_err=10, dix_err_guard=4, dix_err_app=1, dix_err_ref=2)
+    m = scrape(host)
+    assert errors_of(m) == {"guard": 4, "app": 1, "ref": 2, "unknown": 3}
+    assert sum(errors_of(m).values()) == 10
+    assert {frozenset(l) for l in series(m, "xendix_vbd_dix_errors_total")} == {
+        frozenset(["domain", "domid", "vdev", "backing", "kind"])}
+
+
+def test_an_older_blkback_without_the_kind_files_has_every_error_unknown(host, store, sysfs):
+    two_disks(store, sysfs)
+    blkback_counts(sysfs, dix_err=5)
+    m = scrape(host)
+    assert errors_of(m) == {"unknown": 5}
+    assert errors_of(m, XVDC) == {"unknown": 0}
+
+
+def test_kinds_read_past_dix_err_leave_unknown_at_0_not_below(host, store, sysfs):
+    """An error counted between the read of dix_err and of its kind's file."""
+    two_disks(store, sysfs)
+    blkback_counts(sysfs, dix_err=3, dix_err_guard=3, dix_err_app=1, dix_err_ref=0)
+    assert errors_of(scrape(host)) == {"guard": 3, "app": 1, "ref": 0, "unknown": 0}
+
+
+def test_unprotected_and_rejected_requests_are_counters_of_their_own(host, store, sysfs):
+    two_disks(store, sysfs)
+    blkback_counts(sysfs, dix_unprotected=17, dix_rejected=2)
+    m = scrape(host)
+    assert value(m, "xendix_vbd_unprotected_total", **XVDB) == 17
+    assert value(m, "xendix_vbd_rejected_total", **XVDB) == 2
+    assert [l["vdev"] for l in series(m, "xendix_vbd_unprotected_total")] == ["xvdb"]  # xvdc: none
 
 
 def test_the_verdict_is_one_hot_over_every_verdict(host, store, sysfs):
