@@ -7,6 +7,7 @@ never a crash."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from xendix import errors, monitor as mon, uevents
 from xendix.cli import main
 from xendix.output import event_line
 
+from .conftest import CTL
 from .test_monitor import XVDB, store, short_slices, udev, udevd  # noqa: F401 - fixtures
 from .test_uevents import FakeUeventSocket, integrity_error, kernel_uevent
 
@@ -241,3 +243,23 @@ def test_a_text_line_says_the_count_kind_and_format():
     assert event_line(e, False) == "T kernel integrity-error vbd-1-51728 count=3 kind=guard"
     e = mon.event("udev", "profile-change", 1, XVDB, at="T", format="T10-DIF-TYPE1-CRC")
     assert event_line(e, False) == "T udev profile-change vbd-1-51728 format=T10-DIF-TYPE1-CRC"
+
+
+# -- the example udev rule -------------------------------------------------------------
+
+def test_the_example_rule_matches_blkbacks_uevents_by_the_contracts_names():
+    """Each rule: a vbd's change uevent, an XENDIX_EVENT of the four, only
+    XENDIX_ variables substituted; not a file `udev install` would install."""
+    rules = CTL / "xendix" / "data" / "66-xendix-events.rules.example"
+    lines = [l.lstrip("#") for l in rules.read_text().splitlines()
+             if l.startswith(("SUBSYSTEM", "#SUBSYSTEM"))]
+    assert len(lines) == 3
+    for line in lines:
+        assert line.startswith('SUBSYSTEM=="xen-backend", KERNEL=="vbd-*", ACTION=="change", '
+                               'ENV{XENDIX_EVENT}=="')
+        wanted = line.split('ENV{XENDIX_EVENT}=="')[1].split('"')[0].split("|")
+        assert set(wanted) <= set(mon.DIX_EVENTS)
+        used = re.findall(r"\$env\{(\w+)\}", line)
+        assert used and set(used) <= set(mon.XENDIX_KEYS)
+        assert line.count('"') % 2 == 0 and line.count("'") % 2 == 0
+    assert not rules.name.endswith(".rules")  # package data is data/*.rules: not installed
