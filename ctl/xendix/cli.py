@@ -392,3 +392,62 @@ def udev_install(host: Host, prefix: str, command: str | None, policy_path: str 
     done = udev.install(host, prefix, command, policy_path, log)
     click.echo(f"installed {done.path} (runs {done.command})"
                + ("; udev reloaded" if done.reloaded else ""))
+
+
+# -- the eBPF tools (bcc; xendix.probes) -------------------------------------------
+
+def probes(name: str) -> Any:
+    """A module of :mod:`xendix.probes`, loaded for its command only."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.probes.{name}")
+
+
+probe_json = click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON lines.")
+probe_guest = click.option("--guest", is_flag=True,
+                           help="Inside a PV domU: blkfront's tracepoints (DOMAIN is the backend's "
+                           "domid), and reads failing the guest's own PI verify (kprobes).")
+probe_interval = click.argument("interval", required=False, type=Seconds(min=0, min_open=True))
+probe_count = click.argument("count", required=False, type=Count(min=1))
+
+
+@main.command(name="top", epilog=examples("xendix top", "xendix top -C 5", "xendix top 5 10",
+                                          "xendix top -j 1 3", "xendix top --guest"))
+@click.option("-C", "--noclear", is_flag=True, help="Don't clear the screen.")
+@probe_guest
+@probe_json
+@probe_interval
+@probe_count
+@click.pass_obj
+def top_command(host: Host, noclear: bool, guest: bool, as_json: bool, interval: float | None,
+                count: int | None) -> None:
+    """Per vbd every INTERVAL seconds (1), COUNT times: DIX and unprotected
+    requests, rejected pairs, integrity errors by kind, KB/s and the share
+    of PI bytes, from blkback's tracepoints (bcc)."""
+    probes("top").run(host, guest, 1.0 if interval is None else interval, count, as_json,
+                      click.echo, None if noclear or as_json else click.clear)
+
+
+@main.command(name="snoop", epilog=examples("xendix snoop", "xendix snoop -j",
+                                            "xendix snoop --guest"))
+@probe_guest
+@probe_json
+@click.pass_obj
+def snoop_command(host: Host, guest: bool, as_json: bool) -> None:
+    """One line per integrity error, unprotected request and rejected pair
+    (--guest: refused pair and failed verify), as it happens (bcc)."""
+    probes("snoop").run(host, guest, as_json, click.echo)
+
+
+@main.command(name="dixlat", epilog=examples("xendix dixlat", "xendix dixlat 1 10",
+                                             "xendix dixlat -j 5", "xendix dixlat --guest"))
+@probe_guest
+@probe_json
+@probe_interval
+@probe_count
+@click.pass_obj
+def dixlat_command(host: Host, guest: bool, as_json: bool, interval: float | None,
+                   count: int | None) -> None:
+    """Request latency histograms (log2 usecs) per vbd, DIX and plain apart,
+    every INTERVAL seconds COUNT times, or once at Ctrl-C (bcc)."""
+    probes("dixlat").run(host, guest, interval, count, as_json, click.echo)
