@@ -120,7 +120,7 @@ class FakeBPF:
 
     @property
     def tool(self) -> str:
-        return re.search(r"/\* xendix (\w+):", self.text).group(1)
+        return re.search(r"xendix (top|snoop|dixlat):", self.text).group(1)
 
 
 @dataclass
