@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .. import vdev as vdevs
+from ..errors import XendixError
 from ..host import Host
 from ..untrusted import show
 from . import bpf, spec
@@ -127,8 +128,16 @@ def run(host: Host, guest: bool, as_json: bool, echo: Echo) -> None:
     start = wall_at_monotonic_zero(host)
     table = loaded.bpf["events"]
 
+    failed: list[XendixError] = []  # bcc calls back through ctypes, which drops exceptions
+
     def on_event(cpu: int, data: Any, size: int) -> None:
-        e = decode(table.event(data), names, start, guest)
+        if failed:
+            return
+        try:
+            e = decode(table.event(data), names, start, guest)
+        except XendixError as err:  # xenstored stalled or gone while naming a domain
+            failed.append(err)
+            return
         echo(json.dumps(e.as_json(), sort_keys=True) if as_json else e.line())
 
     def on_lost(count: int) -> None:
@@ -138,6 +147,8 @@ def run(host: Host, guest: bool, as_json: bool, echo: Echo) -> None:
     refreshed = host.clock()
     while True:
         loaded.bpf.perf_buffer_poll(timeout=POLL_MS)
+        if failed:
+            raise failed[0]
         if host.clock() - refreshed >= REFRESH_S:
             names.refresh()
             refreshed = host.clock()

@@ -7,6 +7,7 @@ snoop.bpf.c, dixlat.bpf.c, verify_*.bpf.c).  Tests speak in events:
 from __future__ import annotations
 
 import re
+import sys
 import types
 from dataclasses import dataclass, field
 from types import SimpleNamespace as NS
@@ -162,7 +163,10 @@ class Kernel:
         vars(ev).update(fields)
         perf = self.bpf.tables["events"]
         assert perf.callback is not None, "the perf buffer is not open"
-        perf.callback(0, ev, 0)
+        try:
+            perf.callback(0, ev, 0)
+        except Exception as e:  # as ctypes does with a callback's exception
+            print(f"Exception ignored on calling ctypes callback function: {e!r}", file=sys.stderr)
 
     # -- tracepoints ---------------------------------------------------------------
     def submit(self, v: Vbd, id: int, sector: int = 0, sectors: int = 8, write: bool = False,

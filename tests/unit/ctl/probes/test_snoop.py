@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from xendix import errors
+from xendix.errors import NoXenstore
 from xendix.probes import snoop
 
 from .conftest import XVDB_DEV, run
@@ -102,6 +103,21 @@ def test_a_reused_domid_gets_its_new_name_within_seconds(kernel, host, store, we
 
     polls(kernel, lambda: kernel.error(web, "guard"), rename_later, lambda: kernel.error(web, "guard"))
     assert [line[2] for line in lines(run(host, "snoop"))] == ["web", "web", "mail"]
+
+
+def test_a_xenstored_that_stalls_while_naming_ends_it_with_one_line(kernel, host, store, web):
+    def stalled(path):
+        raise NoXenstore("xenstored did not answer within 5 s (/var/run/xenstored/socket)")
+
+    def fire():
+        store.read = stalled
+        kernel.error(web, "guard")
+        kernel.error(web, "guard")
+
+    polls(kernel, fire)
+    r = run(host, "snoop")
+    assert r.exit_code == errors.NO_XENSTORE
+    assert r.stderr == "xendix: xenstored did not answer within 5 s (/var/run/xenstored/socket)\n"
 
 
 # -- --guest ------------------------------------------------------------------------
