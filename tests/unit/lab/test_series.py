@@ -32,13 +32,21 @@ MUST_DIFFER = {
     "0004": "6.12's blk_integrity has no profile name: blkback names the profile "
             "from csum_type and BLK_INTEGRITY_REF_TAG instead of matching "
             "profile->name; and the backing device is file_bdev(bdev_file)",
-    "0007": "6.1's fault_create_debugfs_attr() dget()s attr->dname, which "
+    "0005": "the same hunks in another order: 6.12's xen_blkbk_dix_get_pair() "
+            "goes after blkif_get_x86_*_req() in blkback.c, after "
+            "xen_blkbk_dix_check() (6.1: before it)",
+    "0006": "the vbd's guard and reference tags come from 6.12's csum_type and "
+            "BLK_INTEGRITY_REF_TAG (6.1: BLK_INTEGRITY_IP_CHECKSUM and the "
+            "t10_pi_type1_* profiles)",
+    "0007": "6.12's __assign_str() takes the field alone (6.1: the field and "
+            "the source)",
+    "0008": "6.1's fault_create_debugfs_attr() dget()s attr->dname, which "
             "xen_blkbk_fail_dix_del() must dput(); on 6.12 dname is a name",
-    "0008": "6.12 sets the integrity profile in the queue_limits the disk is "
+    "0010": "6.12 sets the integrity profile in the queue_limits the disk is "
             "allocated with (6.1: blk_integrity_register()), and a reconnect that "
             "drops it sets BLK_INTEGRITY_NOVERIFY/NOGENERATE (6.1 clears "
             "BLK_INTEGRITY_VERIFY/GENERATE)",
-    "0009": "6.12 advertises FUA through the queue limits' features "
+    "0011": "6.12 advertises FUA through the queue limits' features "
             "(BLK_FEAT_FUA), 6.1 with blk_queue_write_cache(); the surrounding "
             "error path of blkif_queue_rq() differs",
 }
