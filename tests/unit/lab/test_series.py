@@ -49,6 +49,9 @@ MUST_DIFFER = {
     "0011": "6.12 advertises FUA through the queue limits' features "
             "(BLK_FEAT_FUA), 6.1 with blk_queue_write_cache(); the surrounding "
             "error path of blkif_queue_rq() differs",
+    "0013": "6.12's __assign_str() takes the field alone (6.1: the field and "
+            "the source), and 6.12 names the registered profile from "
+            "info->dix_format (6.1: the profile's name)",
 }
 
 
