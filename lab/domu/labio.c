@@ -18,6 +18,9 @@
  * largest number of requests the block layer showed in flight for DEV
  * (/sys/block/NAME/inflight, sampled after each submission and
  * completion; -1 when DEV has no such file).
+ *
+ * The record's usecs is the time from opening DEV to the record, on the
+ * monotonic clock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t pattern_word(uint64_t seed, uint64_t offset)
@@ -64,6 +68,16 @@ static const char *errno_name(int e)
 static unsigned int depth = 1;
 static long long max_inflight = -1;
 static int inflight_fd = -1;
+static struct timespec started;
+
+static unsigned long long usecs_since_start(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - started.tv_sec) * 1000000ULL +
+	       (now.tv_nsec - started.tv_nsec) / 1000;
+}
 
 static int report(const char *op, const char *dev, unsigned long long off,
 		  unsigned long long size, unsigned long long bs,
@@ -76,9 +90,10 @@ static int report(const char *op, const char *dev, unsigned long long off,
 	       "\"offset\": %llu, \"size\": %llu, \"bs\": %llu, \"ios\": %llu, "
 	       "\"ok\": %s, \"errno\": %d, \"error\": \"%s\", "
 	       "\"failed_at\": %lld, \"mismatch_at\": %lld, "
-	       "\"depth\": %u, \"max_inflight\": %lld}\n",
+	       "\"depth\": %u, \"max_inflight\": %lld, \"usecs\": %llu}\n",
 	       op, dev, off, size, bs, ios, ok ? "true" : "false", err,
-	       errno_name(err), bad_at, mismatch_at, depth, max_inflight);
+	       errno_name(err), bad_at, mismatch_at, depth, max_inflight,
+	       usecs_since_start());
 	return ok ? 0 : 1;
 }
 
@@ -259,6 +274,7 @@ int main(int argc, char **argv)
 	    posix_memalign((void **)&want, 4096, bs))
 		return 2;
 
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	fd = open(argv[2], (write_mode ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (fd < 0)
 		return report(argv[1], argv[2], off, size, bs, 0, errno, -1, -1);

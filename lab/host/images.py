@@ -21,9 +21,9 @@ from .errors import ImageError
 
 HERE = Path(__file__).resolve().parent
 
-# What dom0 runs: the Xen toolstack, the control plane's dependencies and
-# udev, sfdisk and dmsetup.  python3-bpfcc and linux-headers come with the
-# probes issue; the image keeps ROOM_MIB free for them.
+# What dom0 runs: the Xen toolstack, the control plane's dependencies (bcc
+# for the probes among them), udev, sfdisk and dmsetup.  The kernel headers
+# bcc compiles against are added by dom0_rootfs(), for the image's ABI.
 DOM0_PACKAGES = (
     f"xen-utils-{debian.XEN}",
     "xenstore-utils",
@@ -32,6 +32,8 @@ DOM0_PACKAGES = (
     "python3-pyudev",
     "python3-pyxs",
     "python3-pyroute2",
+    "python3-bpfcc",  # xendix top, snoop, dixlat
+    "python3-prometheus-client",  # xendix exporter
     "udev",
     "kmod",
     "procps",
@@ -156,15 +158,42 @@ def dom0_initramfs(abi: str) -> Path:
     return out
 
 
-def dom0_package_versions() -> dict[str, str]:
+def headers_packages(abi: str) -> tuple[str, str]:
+    """Debian's kernel headers for ``abi``: the flavour's and the common ones
+    (linux-headers-6.1.0-56-amd64 and linux-headers-6.1.0-56-common)."""
+    flavour = abi.rsplit("-", 1)[0]
+    return f"linux-headers-{abi}", f"linux-headers-{flavour}-common"
+
+
+def dom0_package_versions(abi: str) -> dict[str, str]:
     """Candidate versions of the packages that define dom0's image."""
-    return {p: debian.candidate_version(p) for p in DOM0_PACKAGES}
+    return {p: debian.candidate_version(p) for p in (*DOM0_PACKAGES, *headers_packages(abi))}
+
+
+def add_headers(root: Path, abi: str) -> None:
+    """Unpack the kernel headers that bcc compiles against into ``root``
+    (/usr/src/linux-headers-*, /lib/modules/<abi>/build).  Unpacked rather
+    than installed: their packages depend on gcc and kbuild, which bcc does
+    not use and the image need not carry.  Unpacked aside first: dpkg-deb
+    would replace the image's /lib symlink (merged /usr) by a directory."""
+    tmp = root.with_name(root.name + ".headers")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for package in headers_packages(abi):
+        debian.extract(debian.download(package), tmp)
+    for d in (tmp / "usr" / "src").iterdir():
+        shutil.copytree(d, root / "usr" / "src" / d.name, symlinks=True)
+    links = tmp / "lib" / "modules" / abi
+    for name in ("build", "source"):  # the flavour's headers and the common ones
+        if not (links / name).is_symlink():
+            raise ImageError(f"linux-headers for {abi} have no /lib/modules/{abi}/{name}")
+        (root / "lib" / "modules" / abi / name).symlink_to((links / name).readlink())
+    shutil.rmtree(tmp)
 
 
 def dom0_rootfs(abi: str) -> Path:
     """dom0's root filesystem as an ext4 image (used with snapshot=on)."""
     tree = debian.kernel_tree(abi)
-    versions = dom0_package_versions()
+    versions = dom0_package_versions(abi)
     k = key(abi, tree.name, sorted(versions.items()), ROOM_MIB, Path(__file__))
     out = cache_root() / "images" / f"dom0-root-{abi}-{k}.ext4"
     if out.exists():
@@ -178,6 +207,7 @@ def dom0_rootfs(abi: str) -> Path:
     src = tree / "lib" / "modules" / abi
     shutil.copytree(src, root / "lib" / "modules" / abi, symlinks=True, dirs_exist_ok=True)
     _run(["depmod", "-b", str(root), abi])
+    add_headers(root, abi)
     for d in ("lab", "var/log/xen/console", "var/lib/xen", "var/run/xen", "var/lib/xenstored"):
         (root / d).mkdir(parents=True, exist_ok=True)
     (root / "etc" / "hostname").write_text("dom0\n")

@@ -171,3 +171,29 @@ def signal(dev: str, token: str) -> None:
     finally:
         os.close(fd)
     sh("blockdev", "--flushbufs", dev, check=False)
+
+
+def _cdb10(opcode: int, lba: int, blocks: int) -> list[str]:
+    """A READ(10)/WRITE(10) CDB, RDPROTECT/WRPROTECT 0 (no PI), as sg_raw's hex bytes."""
+    return [f"{b:02x}" for b in (opcode, 0, *lba.to_bytes(4, "big"), 0, *blocks.to_bytes(2, "big"), 0)]
+
+
+def rot_without_pi(dev: str, offset: int, data: bytes) -> dict:
+    """Rewrite ``data`` at byte ``offset`` of a SCSI DIX disk with a WRITE(10)
+    without PI (sg_raw, SG_IO), then read it back the same way (a READ
+    without PI, which the disk does not check): the disk holds the new
+    bytes and still the old PI, so a read with PI fails.  A normal write
+    from dom0 would not do: dom0's block layer would compute fresh PI."""
+    lbs = int(read(f"/sys/block/{Path(dev).name}/queue/logical_block_size"))
+    lba, blocks = offset // lbs, len(data) // lbs
+    Path("/run/rot.bin").write_bytes(data)
+    back_file = Path("/run/rot-back.bin")
+    back_file.unlink(missing_ok=True)
+    w = sh("sg_raw", "-s", str(len(data)), "-i", "/run/rot.bin", dev, *_cdb10(0x2A, lba, blocks),
+           check=False, timeout=60)
+    r = sh("sg_raw", "-r", str(len(data)), "-o", str(back_file), dev, *_cdb10(0x28, lba, blocks),
+           check=False, timeout=60)
+    back = back_file.read_bytes() if back_file.exists() else b""
+    return {"tool": "sg_raw (SG_IO, WRITE(10) with WRPROTECT=0)", "lba": lba, "blocks": blocks,
+            "write_rc": w.returncode, "write_err": w.stderr.strip()[-300:], "read_rc": r.returncode,
+            "disk_holds_rot": back == data}

@@ -41,28 +41,6 @@ def xendix(*args: str) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(argv, -1, e.stdout or "", "timeout after 120s")
 
 
-def cdb10(opcode: int, lba: int, blocks: int) -> list[str]:
-    """A READ(10)/WRITE(10) CDB, RDPROTECT/WRPROTECT 0 (no PI), as sg_raw's hex bytes."""
-    return [f"{b:02x}" for b in (opcode, 0, *lba.to_bytes(4, "big"), 0, *blocks.to_bytes(2, "big"), 0)]
-
-
-def rot_dix_disk(dev: str) -> dict:
-    """Rewrite the rot block of the DIX disk with a WRITE(10) without PI,
-    then read it back the same way (a READ without PI, which the disk does
-    not check): the disk holds the new bytes and still the old PI."""
-    lbs = int(lab.read(f"/sys/block/{Path(dev).name}/queue/logical_block_size"))
-    lba, blocks = ROT_OFFSET // lbs, ROT_SIZE // lbs
-    Path("/run/rot.bin").write_bytes(ROT_BYTES)
-    w = lab.sh("sg_raw", "-s", str(ROT_SIZE), "-i", "/run/rot.bin", dev, *cdb10(0x2A, lba, blocks),
-               check=False, timeout=60)
-    r = lab.sh("sg_raw", "-r", str(ROT_SIZE), "-o", "/run/rot-back.bin", dev,
-               *cdb10(0x28, lba, blocks), check=False, timeout=60)
-    back = Path("/run/rot-back.bin").read_bytes() if Path("/run/rot-back.bin").exists() else b""
-    return {"tool": "sg_raw (SG_IO, WRITE(10) with WRPROTECT=0)", "lba": lba, "blocks": blocks,
-            "write_rc": w.returncode, "write_err": w.stderr.strip()[-300:], "read_rc": r.returncode,
-            "disk_holds_rot": back == ROT_BYTES}
-
-
 def rot_plain_disk(dev: str) -> dict:
     Path("/run/rot.bin").write_bytes(ROT_BYTES)
     w = lab.sh("dd", "if=/run/rot.bin", f"of={dev}", f"bs={ROT_SIZE}", f"seek={ROT_OFFSET // ROT_SIZE}",
@@ -120,7 +98,7 @@ s.check(C.STATUS_SHOWS_THE_VERDICTS,
 
 # -- Silent corruption under the guest --------------------------------------
 dmesg_before = len(lab.sh("dmesg", timeout=20).stdout.splitlines())
-rot = s.fact("rot", {"xvdb": rot_dix_disk(dix_disk), "xvdc": rot_plain_disk(plain_disk)})
+rot = s.fact("rot", {"xvdb": lab.rot_without_pi(dix_disk, ROT_OFFSET, ROT_BYTES), "xvdc": rot_plain_disk(plain_disk)})
 s.check(C.DOM0_ROTTED_A_BLOCK_OF_EACH_DISK,
         all(r["write_rc"] == 0 and r["disk_holds_rot"] for r in rot.values()), rot=rot)
 lab.signal(box, "rot")
