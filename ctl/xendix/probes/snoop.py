@@ -10,6 +10,7 @@ wall-clock time once, at start.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -117,6 +118,14 @@ def wall_at_monotonic_zero(host: Host) -> datetime:
     return datetime.now().astimezone() - timedelta(seconds=host.clock())
 
 
+def close_perf_buffer(table: Any) -> None:
+    """Close the perf buffer of every CPU now.  Left to bcc (0.26), the
+    buffer is closed by the table's __del__ at interpreter exit, after
+    bcc's own atexit clean-up, and prints an ignored KeyError."""
+    for cpu in range(os.cpu_count() or 1):
+        del table[cpu]  # a CPU whose buffer is not open is skipped
+
+
 def run(host: Host, guest: bool, as_json: bool, echo: Echo) -> None:
     """Print events until Ctrl-C (KeyboardInterrupt goes on to the caller)."""
     warn = lambda m: echo(f"xendix: {m}", err=True)  # noqa: E731
@@ -144,11 +153,14 @@ def run(host: Host, guest: bool, as_json: bool, echo: Echo) -> None:
         warn(f"lost {count} events (the perf buffer was full)")
 
     table.open_perf_buffer(on_event, page_cnt=64, lost_cb=on_lost)
-    refreshed = host.clock()
-    while True:
-        loaded.bpf.perf_buffer_poll(timeout=POLL_MS)
-        if failed:
-            raise failed[0]
-        if host.clock() - refreshed >= REFRESH_S:
-            names.refresh()
-            refreshed = host.clock()
+    try:
+        refreshed = host.clock()
+        while True:
+            loaded.bpf.perf_buffer_poll(timeout=POLL_MS)
+            if failed:
+                raise failed[0]
+            if host.clock() - refreshed >= REFRESH_S:
+                names.refresh()
+                refreshed = host.clock()
+    finally:
+        close_perf_buffer(table)

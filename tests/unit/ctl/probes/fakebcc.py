@@ -82,6 +82,13 @@ class PerfBuffer:
 
     def open_perf_buffer(self, callback, page_cnt=8, lost_cb=None, wakeup_events=1):
         self.callback, self.lost_cb, self.page_cnt = callback, lost_cb, page_cnt
+        self.open_cpus = set(range(self.CPUS))
+
+    CPUS = 2
+
+    def __delitem__(self, cpu: int) -> None:
+        """Closes the buffer of one CPU, as bcc's PerfEventArray does."""
+        self.open_cpus.discard(cpu)
 
     def event(self, data):
         return data

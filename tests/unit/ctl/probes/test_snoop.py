@@ -95,6 +95,13 @@ def test_ctrl_c_ends_it_with_130_and_no_traceback(kernel, host, web):
     assert kernel.bpf.tables["events"].callback is not None  # the perf buffer was opened
 
 
+def test_ctrl_c_closes_every_cpus_perf_buffer_before_exit(kernel, host, web):
+    """Left to bcc 0.26, the buffers close at interpreter exit, after bcc's
+    atexit clean-up, with an "Exception ignored ... KeyError" on stderr."""
+    run(host, "snoop", "-j")
+    assert kernel.bpf.tables["events"].open_cpus == set()
+
+
 def test_a_reused_domid_gets_its_new_name_within_seconds(kernel, host, store, web):
     def rename_later():
         store.add_domain(1, "mail")  # web died, domid 1 is mail now
