@@ -50,6 +50,10 @@ def test_each_failure_is_counted_once_by_kind_in_sysfs_snoop_and_uevents(observe
     assert passed(observe, C.UEVENTS_COUNT_THE_FAILURES)
 
 
+def test_a_guests_own_failed_verify_is_seen_by_snoop_guest(observe):
+    assert passed(observe, C.GUEST_SNOOP_SEES_THE_FAILED_VERIFY)
+
+
 def test_the_exporter_serves_blkbacks_counters(observe):
     assert passed(observe, C.EXPORTER_AGREES_WITH_SYSFS)
 

@@ -19,6 +19,9 @@ SNOOP_SHOWS_EACH_FAILURE = ("xendix snoop shows each failure and the unprotected
 UEVENTS_COUNT_THE_FAILURES = ("xendix monitor, on the kernel's uevent socket (no udevd), "
                               "counts the integrity errors by kind and the unprotected write")
 EXPORTER_AGREES_WITH_SYSFS = "xendix exporter's metrics equal blkback's counters, by kind"
+GUEST_SNOOP_SEES_THE_FAILED_VERIFY = (
+    "xendix snoop --guest, in a kernel that is its own blkback's guest, shows the read whose PI "
+    "blkback corrupted, once, as a failed verify")
 OVERHEAD_MEASURED = "the I/O rate with the probes attached and detached was measured"
 NO_OOPS_IN_THE_DOMU = "no BUG, WARNING or Oops in the domU"
 
