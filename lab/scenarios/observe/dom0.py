@@ -36,6 +36,11 @@ def json_lines(tool: lab.Background) -> list[dict]:
     return out
 
 
+def tracing_line(tool: lab.Background) -> str:
+    """The line a bcc tool starts with: what it traces, and how."""
+    return next((l for l in tool.stderr().splitlines() if l.startswith("Tracing")), "")
+
+
 def delta(after: dict, before: dict) -> dict:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
@@ -83,7 +88,8 @@ monitor_alive = tools["monitor"].proc.poll() is None
 s.fact("tool_headers", {n: t.stderr().splitlines()[:2] for n, t in tools.items()})
 s.fact("seconds_to_tools", round(max(t.started for t in tools.values()) - domu.started, 1))
 s.check(C.TOOLS_STARTED, all(headers.values()) and monitor_alive
-        and all("tracepoint" in " ".join(tools[n].stderr().splitlines()[:1]) for n in headers),
+        and all("tracepoints" in tracing_line(tools[n]) for n in headers)
+        and not any("warning:" in tools[n].stderr() for n in headers),
         headers=headers, monitor_alive=monitor_alive,
         stderr={n: t.stderr()[-800:] for n, t in tools.items()})
 

@@ -101,6 +101,7 @@ class FakeBPF:
 
     def __init__(self, text: str = "", **kwargs: Any) -> None:
         self.text = text
+        self.cflags = kwargs.get("cflags", [])
         self.kprobes: list[tuple[str, str]] = []
         self.kretprobes: list[tuple[str, str]] = []
         self.tables: dict[str, Any] = {"vbds": Table(), "verify_fails": Table(), "dist": Table(),

@@ -84,6 +84,13 @@ def test_the_header_says_tracepoints_were_used(kernel, host, web):
     assert kernel.bpf.kprobes == [] and "XENDIX_SYS" not in kernel.bpf.text
 
 
+def test_only_the_warnings_of_the_kernels_own_headers_are_silenced(kernel, host, web):
+    """Linux 6.12's x86 headers warn under clang 14 on every start (seen in
+    the lab); warnings about the tool's own code stay on."""
+    run(host, "top", "-C", "1", "1")
+    assert kernel.bpf.cflags == ["-Wno-duplicate-decl-specifier", "-Wno-ignored-attributes"]
+
+
 def test_a_vbd_without_a_known_profile_has_no_pi_share(kernel, host, store, web):
     del store.nodes["/local/domain/0/backend/vbd/1/51728/data-integrity-interval"]
     kernel.intervals.append(lambda: kernel.complete(web, dix=True))
