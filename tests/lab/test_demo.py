@@ -39,6 +39,10 @@ def test_rot_under_the_guest_is_caught_with_dix_and_unnoticed_without(demo):
     assert passed(demo, C.ROT_WITHOUT_DIX_GOES_UNNOTICED)
 
 
+def test_xendix_snoop_shows_the_rot_read(demo):
+    assert passed(demo, C.SNOOP_SHOWS_THE_ROT_READ)
+
+
 def test_corruption_in_flight_is_caught(demo):
     assert passed(demo, C.CORRUPTION_IN_FLIGHT_IS_CAUGHT)
     assert passed(demo, C.DATA_ON_DISK_WAS_FINE)

@@ -27,6 +27,9 @@ ROT_WITHOUT_DIX_GOES_UNNOTICED = (
 CORRUPTION_IN_FLIGHT_IS_CAUGHT = (
     "corruption in flight is caught: a read of xvdb whose PI blkback corrupted fails with EILSEQ")
 DATA_ON_DISK_WAS_FINE = "the data on disk was fine: the same block reads back intact"
+SNOOP_SHOWS_THE_ROT_READ = (
+    "xendix snoop in dom0 shows the read the disk failed: one line, domain, xvdb, its disk, "
+    "R, unknown, EINTEGRITY")
 NO_OOPS_IN_THE_DOMU = "no BUG, WARNING or Oops in the domU"
 NO_DYING_DOMAIN_AFTER_THE_DOMU = "after the domU, no domain is left dying (all grants released)"
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,7 +70,11 @@ s.check(C.DOM0_HAS_A_DIX_AND_A_PLAIN_DISK,
 
 domu = lab.Domu("demo", [lab.lean_disk(dix_disk, "xvdb"), lab.lean_disk(plain_disk, "xvdc"), lab.lean_disk(box, "xvdd")],
                 "domu-demo.sh")
-up = domu.start() and domu.wait_record("ready", 300, phase="rot") is not None
+up = domu.start()
+# xendix snoop watches for integrity failures from now on (it compiles its
+# BPF program while the domU boots).
+snoop = lab.Background("snoop", [sys.executable, "-m", "xendix", "snoop"])
+up = up and domu.wait_record("ready", 300, phase="rot") is not None
 domid = domu.domid if up else -1
 s.fact("seconds_to_domu_ready", round(time.monotonic() - domu.started, 1))
 s.check(C.DOMU_IS_UP, up,
@@ -101,6 +106,7 @@ dmesg_before = len(lab.sh("dmesg", timeout=20).stdout.splitlines())
 rot = s.fact("rot", {"xvdb": lab.rot_without_pi(dix_disk, ROT_OFFSET, ROT_BYTES), "xvdc": rot_plain_disk(plain_disk)})
 s.check(C.DOM0_ROTTED_A_BLOCK_OF_EACH_DISK,
         all(r["write_rc"] == 0 and r["disk_holds_rot"] for r in rot.values()), rot=rot)
+snoop.wait_for("Tracing", 300)  # attached before the rot is read
 lab.signal(box, "rot")
 domu.wait_record("ready", 120, phase="inflight")
 disk_said = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()[dmesg_before:]
@@ -114,6 +120,8 @@ lab.signal(box, "inflight")
 domu.wait_record("ready", 120, phase="done")
 injected = s.fact("injected_read_corruptions", fault.injected())
 back = s.fact("blkback_stats_xvdb", lab.blkback_stats(domid) if up else {})
+snoop.stop()
+snooped = s.fact("snoop", snoop.lines())
 lab.signal(box, "bye")
 run = domu.finish(120)
 
@@ -156,6 +164,10 @@ s.check(C.CORRUPTION_IN_FLIGHT_IS_CAUGHT,
         injected=injected, read=bad)
 s.check(C.DATA_ON_DISK_WAS_FINE, again.get("ok") is True,
         read=again)
+caught = [l for l in snooped if l.split()[1:5] == ["error", "demo", "xvdb", Path(dix_disk).name]]
+s.check(C.SNOOP_SHOWS_THE_ROT_READ,
+        len(caught) == 1 and caught[0].split()[7:10] == ["R", "unknown", "EINTEGRITY"],
+        lines=snooped, stderr=snoop.stderr()[-800:])
 
 s.check(C.NO_OOPS_IN_THE_DOMU, not run.kernel_problems(), lines=run.kernel_problems())
 s.check(C.NO_DYING_DOMAIN_AFTER_THE_DOMU, lab.only_dom0_left())
@@ -183,6 +195,8 @@ summary = [
     line(bad.get("errno") == EILSEQ and again.get("ok") is True,
          f"PI corrupted in flight by blkback: read fails with {bad.get('error') or bad.get('errno')}, "
          "the block itself reads back intact"),
+    line(len(caught) == 1, "xendix snoop in dom0 saw it:"),
+    *(f"      {l}" for l in snooped[:2] + caught[:1]),
     line(verdicts["xvdb"]["verdict"] == "protected",
          f"xendix status: xvdb {verdicts['xvdb']['verdict']}, xvdc {verdicts['xvdc']['verdict']}"),
     f"  {sum(c['ok'] for c in s.checks)}/{len(s.checks)} checks passed",

@@ -2,6 +2,7 @@
 show of a domU's DIX disk, checked against exactly what the domU did."""
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -38,7 +39,23 @@ def json_lines(tool: lab.Background) -> list[dict]:
 
 def tracing_line(tool: lab.Background) -> str:
     """The line a bcc tool starts with: what it traces, and how."""
-    return next((l for l in tool.stderr().splitlines() if l.startswith("Tracing")), "")
+    return next((l for l in tool.text().splitlines() if l.startswith("Tracing")), "")
+
+
+def histogram_counts(text: str) -> dict[tuple[str, bool], int]:
+    """Samples of each of bcc's log2 histograms ("vbd = DOMAIN VDEV (BACKING)
+    dix|plain", then "low -> high : count |***|" lines), for domain NAME."""
+    counts: dict[tuple[str, bool], int] = {}
+    key = None
+    for line in text.splitlines():
+        m = re.match(r"^vbd = (\S+) (\S+) \(\S*\) (dix|plain)$", line.strip())
+        if m:
+            key = (m[2], m[3] == "dix") if m[1] == NAME else None
+            continue
+        m = re.match(r"^\s*\d+ -> \d+\s*: (\d+)", line)
+        if m and key is not None:
+            counts[key] = counts.get(key, 0) + int(m[1])
+    return counts
 
 
 def delta(after: dict, before: dict) -> dict:
@@ -79,7 +96,7 @@ go("rate-off-1", "counted")
 # -- The tools, all at once (each compiles its BPF program) -----------------
 tools = {
     "top": xendix("top", "top", "-j", "2"),
-    "dixlat": xendix("dixlat", "dixlat", "-j"),
+    "dixlat": xendix("dixlat", "dixlat"),  # bcc's text histograms, at Ctrl-C
     "snoop": xendix("snoop", "snoop", "-j"),
     "monitor": xendix("monitor", "monitor", "--json", "--source", "kernel"),
 }
@@ -167,7 +184,9 @@ metrics: dict[tuple, float] = {}
 try:
     from prometheus_client.parser import text_string_to_metric_families
 
-    for fam in text_string_to_metric_families((prom_dir / "xendix.prom").read_text()):
+    prom_text = (prom_dir / "xendix.prom").read_text()
+    s.fact("exporter_text", [l for l in prom_text.splitlines() if f'domain="{NAME}"' in l])
+    for fam in text_string_to_metric_families(prom_text):
         for sample in fam.samples:
             if sample.labels.get("domain") == NAME:
                 metrics[(sample.name, sample.labels.get("vdev"), sample.labels.get("kind"))] = sample.value
@@ -207,8 +226,8 @@ s.check(C.SNOOP_SHOWS_EACH_FAILURE, sorted(mine, key=str) == expected,
         seen=[list(m) for m in mine], expected=[list(e) for e in expected], stderr=tools["snoop"].stderr()[-800:])
 
 # dixlat: histograms for the window it ran.
-lat = {(h["vdev"], h["dix"]): h["count"] for h in json_lines(tools["dixlat"])
-       if h.get("domain") == NAME}
+lat = histogram_counts(tools["dixlat"].stdout())
+s.fact("dixlat_text", tools["dixlat"].stdout()[-4000:])
 s.fact("dixlat_counts", {f"{v}/{'dix' if d else 'plain'}": n for (v, d), n in lat.items()})
 wb, wc = window["xvdb"], window["xvdc"]
 s.check(C.DIXLAT_HAS_BOTH_HISTOGRAMS,
