@@ -117,25 +117,29 @@ class Hub:
         return items
 
 
-class XenstoreFeed:
-    """A thread that moves a watch's changed paths into the hub."""
+class PollFeed:
+    """A thread that moves what ``source.get(WAIT_SLICE)`` returns into the
+    hub as ``name`` items: a xenstore watch, the kernel's uevent socket."""
 
-    def __init__(self, hub: Hub, watch: Watch) -> None:
-        self.hub, self.watch = hub, watch
+    name = ""
+    failed = ""  # the one line when the source fails
+
+    def __init__(self, hub: Hub, source: Any) -> None:
+        self.hub, self.source = hub, source
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="xendix-xenstore", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"xendix-{self.name}", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
             while not self.stop.is_set():
-                path = self.watch.get(WAIT_SLICE)
-                if path is not None:
-                    self.hub.put("xenstore", path)
+                found = self.source.get(WAIT_SLICE)
+                if found is not None:
+                    self.hub.put(self.name, found)
         except XendixError as e:
             self.hub.fail(e)
         except Exception as e:  # noqa: BLE001 - told in one line, not a thread's traceback
-            self.hub.fail(XendixError(f"xenstore watch failed: {e}"))
+            self.hub.fail(XendixError(f"{self.failed}: {e}"))
 
     def alive(self) -> bool:
         return self.thread.is_alive()
@@ -143,7 +147,13 @@ class XenstoreFeed:
     def close(self) -> None:
         self.stop.set()
         self.thread.join(JOIN_TIMEOUT)
-        self.watch.close()
+        self.source.close()
+
+
+class XenstoreFeed(PollFeed):
+    """A watch's changed paths into the hub."""
+
+    name, failed = "xenstore", "xenstore watch failed"
 
 
 def netlink_monitor() -> Any:
@@ -211,34 +221,11 @@ def udev_uevent(device: Any) -> VbdUevent | None:
     return VbdUevent(action, name, *ids, env=env)
 
 
-class KernelFeed:
+class KernelFeed(PollFeed):
     """The kernel's vbd uevents into the hub, read through pyroute2
-    (:class:`uevents.KernelUevents`) by a thread that waits WAIT_SLICE at most."""
+    (:class:`uevents.KernelUevents`)."""
 
-    def __init__(self, hub: Hub, source: uevents.KernelUevents) -> None:
-        self.hub, self.source = hub, source
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="xendix-uevents", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.is_set():
-                found = self.source.get(WAIT_SLICE)
-                if found is not None:
-                    self.hub.put("kernel", found)
-        except XendixError as e:
-            self.hub.fail(e)
-        except Exception as e:  # noqa: BLE001 - told in one line, not a thread's traceback
-            self.hub.fail(XendixError(f"kernel uevent socket failed: {e}"))
-
-    def alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(JOIN_TIMEOUT)
-        self.source.close()
+    name, failed = "kernel", "kernel uevent socket failed"
 
 
 def udevd_running() -> bool:
