@@ -114,6 +114,10 @@ s.check(C.TOOLS_STARTED, all(headers.values()) and monitor_alive
 before = {d: lab.blkback_stats(domid, d) for d in (XVDB, XVDC)}
 go("counted", "rate-on")
 after = {d: lab.blkback_stats(domid, d) for d in (XVDB, XVDC)}
+# Stop top after it has printed an interval that ended after the counted
+# I/O: a Ctrl-C that lands while top reads its maps loses that interval.
+printed = len(tools["top"].lines())
+lab.wait_until(lambda: len(tools["top"].lines()) > printed, 30)
 tools["top"].stop()
 counted = {lab.vbd_name(domid, d): delta(after[d], before[d]) for d in (XVDB, XVDC)}
 s.fact("sysfs_counted", counted)
