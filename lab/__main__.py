@@ -2,7 +2,7 @@
 
     python -m lab list
     python -m lab build [--series SERIES]
-    python -m lab run SCENARIO [--series SERIES] [--patch-dir DIR] [--json]
+    python -m lab run SCENARIO [--series SERIES] [--patch-dir DIR] [--set KEY=VALUE]... [--json]
 
 SERIES is a folder of patches/ (the oldest by default).
 """
@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from .host import job, runner, series
 from .host.errors import LabError
+
+
+def param(text: str) -> tuple[str, str]:
+    """KEY=VALUE, both plain words (they reach dom0 in the job)."""
+    k, sep, v = text.partition("=")
+    if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", k) or not re.fullmatch(r"[A-Za-z0-9_.,:-]*", v):
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE (lower-case key, plain value): {text!r}")
+    return k, v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--series", default=series.default(), choices=series.names())
     r.add_argument("--patch-dir", type=Path, default=None,
                    help="a patch series to build instead of patches/SERIES")
+    r.add_argument("--set", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                   type=param, help="a parameter the scenario reads (labguest.param)")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
 
@@ -46,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"modules ({flavour}): {build.directory}")
             print(f"timings: {target.timings}")
             return 0
-        result = runner.run(args.scenario, args.series, patch_dir=args.patch_dir)
+        result = runner.run(args.scenario, args.series, patch_dir=args.patch_dir,
+                            params=dict(args.params))
     except LabError as e:
         print(f"lab: {e.headline}", file=sys.stderr)
         return 1

@@ -80,6 +80,57 @@ def extract(deb: Path, dest: Path) -> Path:
     return dest
 
 
+def source_lists(dest: Path) -> Path:
+    """A private apt configuration in ``dest`` whose sources are the
+    host's, as ``deb-src``: apt then fetches and checks a source package
+    (Release signature, Sources index, the .dsc's checksums) without the
+    host needing deb-src lines."""
+    parts = dest / "sources.list.d"
+    parts.mkdir(parents=True, exist_ok=True)
+    main = Path("/etc/apt/sources.list")
+    lines = main.read_text().splitlines() if main.exists() else []
+    (parts / "host.list").write_text("".join(
+        "deb-src" + l.strip()[3:] + "\n" for l in lines if l.strip().startswith("deb ")))
+    for f in sorted(Path("/etc/apt/sources.list.d").glob("*")):
+        if f.suffix == ".sources":
+            text = "\n".join("Types: deb-src" if l.startswith("Types:") else l
+                             for l in f.read_text().splitlines())
+            (parts / f.name).write_text(text + "\n")
+        elif f.suffix == ".list":
+            (parts / f.name).write_text("".join(
+                "deb-src" + l.strip()[3:] + "\n" for l in f.read_text().splitlines()
+                if l.strip().startswith("deb ")))
+    (dest / "sources.list").write_text("")
+    lists = dest / "lists" / "partial"
+    lists.mkdir(parents=True, exist_ok=True)
+    for d in (dest, dest / "lists", lists):
+        d.chmod(0o777)  # apt drops privileges to _apt while it downloads
+    return dest
+
+
+def source_package(package: str, version: str | None = None) -> Path:
+    """Download the source of ``package`` (its candidate binary's version
+    by default) into the cache, checked by apt, and return the folder
+    that holds its .dsc and tarballs."""
+    version = version or candidate_version(package)
+    out = cache_root() / "sources" / f"{package}_{deb_filename_version(version)}"
+    if (out / ".done").exists():
+        return out
+    apt = source_lists(cache_root() / "sources" / "apt")
+    opts = ["-o", f"Dir::Etc::SourceList={apt / 'sources.list'}",
+            "-o", f"Dir::Etc::SourceParts={apt / 'sources.list.d'}",
+            "-o", f"Dir::State::Lists={apt / 'lists'}"]
+    _run("apt-get", *opts, "update", "-qq")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    out.chmod(0o777)
+    _run("apt-get", *opts, "source", "--download-only", f"{package}={version}", cwd=out)
+    if not list(out.glob("*.dsc")):
+        raise DebianError(f"apt-get source {package}={version} fetched no .dsc")
+    (out / ".done").touch()
+    return out
+
+
 def kernel_tree(abi: str) -> Path:
     """Debian's linux-image-<abi> unpacked, with a modules.dep: the source
     of the kernel and of every stock module the lab uses."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import debian, images
+from . import debian, fio, images
 from .cache import cache_root, key
 from .errors import ConfigError
 from .kmod import ModuleBuild, build_fuzzfront, modinfo
@@ -67,6 +67,8 @@ class Scenario:
     udev: bool
     description: str
     nvme: tuple[NvmeSpec, ...] = field(default_factory=tuple)
+    domu_tools: tuple[str, ...] = ()
+    full_timeout: int = 0  # the bound with ``--set full=1`` (a long run outside CI)
 
     @classmethod
     def load(cls, name: str) -> "Scenario":
@@ -76,13 +78,30 @@ class Scenario:
             known = ", ".join(available()) or "none"
             raise ConfigError(f"unknown scenario {name!r} (known: {known})")
         meta = tomllib.loads(meta_file.read_text())
+        tools = tuple(str(t) for t in meta.get("domu_tools", []))
+        unknown = set(tools) - set(DOMU_TOOLS)
+        if unknown:
+            raise ConfigError(f"{name}: unknown domu_tools {sorted(unknown)} "
+                              f"(known: {', '.join(DOMU_TOOLS)})")
         return cls(name, directory, int(meta.get("timeout", 300)),
                    str(meta.get("backend", "patched")), bool(meta.get("udev", False)),
                    str(meta.get("description", "")).strip(),
-                   tuple(NvmeSpec.parse(i, e) for i, e in enumerate(meta.get("nvme", []))))
+                   tuple(NvmeSpec.parse(i, e) for i, e in enumerate(meta.get("nvme", []))),
+                   tools, int(meta.get("full_timeout", 0)))
+
+    def bound(self, params: dict[str, str] | None = None) -> int:
+        """The scenario's bound for a run with ``params``."""
+        if (params or {}).get("full") == "1" and self.full_timeout:
+            return self.full_timeout
+        return self.timeout
 
     def domu_scripts(self) -> list[Path]:
         return sorted(self.directory.glob("domu-*.sh"))
+
+
+# Tools a scenario may ask for in its domU (``domu_tools = ["fio"]``),
+# each built on the host and put in the domU's /lab/bin.
+DOMU_TOOLS = {"fio": fio.fio}
 
 
 def available() -> list[str]:
@@ -149,6 +168,8 @@ def domu_initramfs(abi: str, scenario: Scenario, builds: dict[str, ModuleBuild],
     if fuzzfront is not None:
         extra["lab/front/fuzz/fuzzfront.ko"] = fuzzfront
         fronts.append(fuzzfront)
+    for tool in scenario.domu_tools:
+        extra[f"lab/bin/{tool}"] = DOMU_TOOLS[tool]()
     for script in scenario.domu_scripts():
         extra[f"lab/scripts/{script.name}"] = script
     tree = debian.kernel_tree(abi)
@@ -158,12 +179,16 @@ def domu_initramfs(abi: str, scenario: Scenario, builds: dict[str, ModuleBuild],
 
 
 def job_description(scenario: Scenario, series: str, abi: str,
-                    builds: dict[str, ModuleBuild]) -> dict[str, Any]:
+                    builds: dict[str, ModuleBuild],
+                    params: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "scenario": scenario.name,
+        # ``python -m lab run NAME --set KEY=VALUE``: the scenario reads
+        # them with labguest.param().
+        "params": dict(params or {}),
         "series": series,
         "abi": abi,
-        "timeout": scenario.timeout,
+        "timeout": scenario.bound(params),
         "backend": scenario.backend,
         "xen": debian.XEN,
         "udev": scenario.udev,
@@ -180,12 +205,13 @@ def job_description(scenario: Scenario, series: str, abi: str,
 
 
 def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
-             builds: dict[str, ModuleBuild], repo: Path, patch_dir: Path | None = None) -> Path:
+             builds: dict[str, ModuleBuild], repo: Path, patch_dir: Path | None = None,
+             params: dict[str, str] | None = None) -> Path:
     """Write job.tar for dom0 into ``workdir`` and return its path."""
     tree = debian.kernel_tree(abi)
     fuzzfront = build_fuzzfront(series, abi, patch_dir)
     initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz", fuzzfront)
-    desc = job_description(scenario, series, abi, builds)
+    desc = job_description(scenario, series, abi, builds, params)
     path = workdir / "job.tar"
     with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
         data = json.dumps(desc, indent=2).encode()

@@ -98,11 +98,12 @@ def boot(machine: qemu.Machine, scenario_timeout: float) -> tuple[float, int]:
 
 
 def run(name: str, series: str | None = None, artifacts: Path | None = None,
-        patch_dir: Path | None = None) -> LabResult:
+        patch_dir: Path | None = None, params: dict[str, str] | None = None) -> LabResult:
     """Build what is needed, boot the lab with scenario ``name`` and return
     its results.  ``patch_dir`` replaces patches/<series> for the patched
     build; ``series`` defaults to the oldest.  Raises LabError when the
-    lab produced none."""
+    lab produced none.  ``params`` reach the scenario (labguest.param).
+    """
     scenario = Scenario.load(name)
     series = series or kseries.default()
     kseries.load(series)
@@ -110,7 +111,8 @@ def run(name: str, series: str | None = None, artifacts: Path | None = None,
     out = artifacts or ARTIFACTS / f"{name}-{series}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    job = make_job(out, scenario, target.series, target.abi, target.builds, REPO, patch_dir)
+    job = make_job(out, scenario, target.series, target.abi, target.builds, REPO, patch_dir,
+                   params)
     result_disk = blank_disk(out / "result.img")
     # NVMe namespaces with PI: raw images (sparse data, blank PI), new at every boot.
     nvme = [qemu.NvmeDisk(qemu.NvmeDisk.image(out / f"nvme-{n.serial}.img", n.size_mib, n.lbs),
@@ -121,7 +123,7 @@ def run(name: str, series: str | None = None, artifacts: Path | None = None,
                 qemu.Drive(result_disk, "LABOUT", snapshot=False)],
         serial_log=out / "serial.log", nvme=nvme)
     try:
-        seconds, retries = boot(machine, scenario.timeout)
+        seconds, retries = boot(machine, scenario.bound(params))
     finally:
         for n in nvme:
             n.path.unlink(missing_ok=True)
@@ -144,6 +146,7 @@ def run(name: str, series: str | None = None, artifacts: Path | None = None,
             timings[f"dom0_{stage.replace('-', '_')}_s"] = float(f.read_text().split()[0])
     res = LabResult(name, series, target.abi, data["facts"], data["checks"], results, timings)
     (out / "summary.json").write_text(json.dumps(
-        {"scenario": name, "series": series, "abi": res.abi, "timings": timings,
+        {"scenario": name, "series": series, "abi": res.abi, "params": dict(params or {}),
+         "timings": timings,
          "facts": res.facts, "checks": res.checks}, indent=2, default=str))
     return res

@@ -7,22 +7,25 @@ import pytest
 from lab.host import runner
 from lab.host import series as kseries
 
-_results: dict[tuple[str, str], runner.LabResult] = {}
+_results: dict[tuple[str, str, tuple], runner.LabResult] = {}
 
 
 @pytest.fixture(scope="session")
 def lab_run():
-    """lab_run(name, series=None) boots the scenario once (on the oldest
-    series by default) and caches its
+    """lab_run(name, series=None, params=None) boots the scenario once (on
+    the oldest series by default; ``params`` as ``python -m lab run
+    --set``) and caches its
     result for every test that asks for it."""
 
-    def run(name: str, series: str | None = None) -> runner.LabResult:
+    def run(name: str, series: str | None = None,
+            params: dict[str, str] | None = None) -> runner.LabResult:
         series = series or kseries.default()
-        if (name, series) not in _results:
-            result = runner.run(name, series)
+        key = (name, series, tuple(sorted((params or {}).items())))
+        if key not in _results:
+            result = runner.run(name, series, params=params)
             print(f"\nlab {name} ({series}): timings {result.timings}")
-            _results[(name, series)] = result
-        return _results[(name, series)]
+            _results[key] = result
+        return _results[key]
 
     return run
 

@@ -14,7 +14,7 @@ A scenario's dom0.py does ``import labguest as lab``, builds a
 - ``background``: commands beside a domU (the xendix tools), stopped with Ctrl-C.
 """
 
-from .base import LAB, OUT, job, kernel_log_problems, read, sh, wait_until  # noqa: F401
+from .base import LAB, OUT, job, kernel_log_problems, param, read, sh, wait_until  # noqa: F401
 from .background import Background  # noqa: F401
 from .cleanup import check_dom0_clean, dom0_kernel_problems  # noqa: F401
 from .disks import *  # noqa: F401,F403

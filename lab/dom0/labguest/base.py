@@ -21,6 +21,11 @@ def job() -> dict[str, Any]:
     return json.loads((LAB / "job.json").read_text())
 
 
+def param(name: str, default: str = "") -> str:
+    """A parameter of this run (``python -m lab run NAME --set KEY=VALUE``)."""
+    return str(job().get("params", {}).get(name, default))
+
+
 def sh(*argv: str, timeout: float = 60, check: bool = True,
        input_: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command with a time bound; its output is captured."""

@@ -91,7 +91,7 @@ def lean_disk(dev: str, vdev: str) -> str:
 
 
 def domu_config(name: str, disks: list[str], script: str, frontend: str, memory: int,
-                front_params: dict[str, Any] | None = None) -> Path:
+                front_params: dict[str, Any] | None = None, vcpus: int = 1) -> Path:
     cfg = Path("/run") / f"{name}.cfg"
     disk_list = ", ".join(json.dumps(d) for d in disks)
     cfg.write_text(
@@ -99,7 +99,7 @@ def domu_config(name: str, disks: list[str], script: str, frontend: str, memory:
         f'kernel = "{LAB}/domu/vmlinuz"\nramdisk = "{LAB}/domu/initrd.gz"\n'
         f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}'
         f'{front_params_arg(front_params)}"\n'
-        f"memory = {memory}\nvcpus = 1\nvif = []\ndisk = [ {disk_list} ]\n"
+        f"memory = {memory}\nvcpus = {vcpus}\nvif = []\ndisk = [ {disk_list} ]\n"
         'on_poweroff = "destroy"\non_reboot = "destroy"\non_crash = "destroy"\n')
     return cfg
 
@@ -110,11 +110,12 @@ class Domu:
     off and returns what it did."""
 
     def __init__(self, name: str, disks: list[str], script: str, frontend: str = "patched",
-                 memory: int = 256, front_params: dict[str, Any] | None = None) -> None:
+                 memory: int = 256, front_params: dict[str, Any] | None = None,
+                 vcpus: int = 1) -> None:
         self.run = DomuRun(name)
         self.name = name
         self.log = CONSOLE_LOGS / f"guest-{name}.log"
-        self.cfg = domu_config(name, disks, script, frontend, memory, front_params)
+        self.cfg = domu_config(name, disks, script, frontend, memory, front_params, vcpus)
         self.started = 0.0
 
     def start(self, paused: bool = False) -> bool:

@@ -19,6 +19,7 @@ def test_every_scenario_has_a_dom0_half_and_a_description():
         s = job.Scenario.load(name)
         assert (s.directory / "dom0.py").exists(), name
         assert s.description and 0 < s.timeout <= 1200, name
+        assert s.full_timeout <= 5400, name  # a long run (--set full=1), never in CI
 
 
 def test_an_unknown_scenario_is_refused_with_the_known_ones():
@@ -77,3 +78,37 @@ def test_a_scenario_asks_for_nvme_disks_by_pi_type_and_block_size():
 def test_a_bad_nvme_entry_is_refused(entry):
     with pytest.raises(ConfigError, match=r"nvme\[0\]"):
         job.NvmeSpec.parse(0, entry)
+
+
+def test_a_scenario_asks_for_domu_tools_by_name_and_an_unknown_one_is_refused(tmp_path, monkeypatch):
+    assert job.Scenario.load("bench").domu_tools == ("fio",)
+    assert job.Scenario.load("dix").domu_tools == ()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "scenario.toml").write_text('domu_tools = ["fio", "iperf"]\n')
+    monkeypatch.setattr(job, "SCENARIOS", tmp_path)
+    with pytest.raises(ConfigError, match=r"odd: unknown domu_tools \['iperf'\] \(known: fio\)"):
+        job.Scenario.load("odd")
+
+
+def test_run_parameters_reach_the_job_description():
+    desc = job.job_description(job.Scenario.load("bench"), "6.1", "6.1.0-1-amd64", {},
+                               {"full": "1"})
+    assert desc["params"] == {"full": "1"} and desc["timeout"] == 5400
+    assert job.job_description(job.Scenario.load("bench"), "6.1", "abi", {})["params"] == {}
+
+
+def test_a_full_run_gets_the_scenarios_long_bound_and_ci_the_short_one():
+    s = job.Scenario.load("bench")
+    assert s.bound() == s.timeout <= 1200
+    assert s.bound({"full": "1"}) == s.full_timeout > s.timeout
+    assert job.Scenario.load("dix").bound({"full": "1"}) == job.Scenario.load("dix").timeout
+
+
+@pytest.mark.parametrize("text", ["smoke", "Smoke=1", "smoke=1;rm", "=1", "a b=1"])
+def test_a_run_parameter_that_is_not_key_value_is_refused_in_one_line(text, capsys):
+    from lab.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "bench", "--set", text])
+    assert e.value.code == 2
+    assert "not KEY=VALUE" in capsys.readouterr().err
