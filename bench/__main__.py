@@ -1,5 +1,6 @@
 """The DIX/plain benchmark, from the host.
 
+\b
     python -m bench report SUMMARY.json [--out DIR]
     python -m bench run [--series S]... [--results DIR]
 
