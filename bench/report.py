@@ -194,8 +194,9 @@ def pi_percent(run: Run) -> float | None:
 
 
 def pi_floor_percent(disk: dict[str, Any] | None) -> float | None:
-    """The least PI a disk's format can take: tag_size / interval, in %."""
-    tag = number(disk or {}, "tag_size")
+    """The least PI a disk's format can take: tuple_size (PI bytes an
+    interval, 8 for T10) / interval, in %."""
+    tag = number(disk or {}, "tuple_size")
     interval = number(disk or {}, "interval")
     return None if tag is None or not interval else 100.0 * tag / interval
 
@@ -402,9 +403,9 @@ def markdown(bench: Bench, summary: dict[str, Any]) -> str:
     lines = [f"# xen-dix bench, series {bench.series}", ""]
     lines += [f"- {label}: {v[key]}" for key, label in VERSION_LABELS if v.get(key)]
     lines += ["", "## Disks", ""]
-    lines += md_table(("kind", "format", "interval", "tag size", "PI floor %", "backing"),
+    lines += md_table(("kind", "format", "interval", "PI bytes", "PI floor %", "backing"),
                       ([kind, str(d.get("format", NA)), str(d.get("interval", NA)),
-                        str(d.get("tag_size", NA)), fmt(pi_floor_percent(d), 4),
+                        str(d.get("tuple_size", NA)), fmt(pi_floor_percent(d), 4),
                         str(d.get("backing", NA))] for kind, d in bench.disks.items()))
     lines += ["", "Ratios are DIX over plain, median [min–max] over the rep pairs (bandwidth: "
               "median); two values read DIX / plain, each the median over that side's runs; "

@@ -4,6 +4,7 @@ host's `python -m bench report` turns the runs into the table."""
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import checks as C
@@ -16,8 +17,12 @@ RUN_BOUND = 300  # seconds for one fio command, from the signal to the answer
 DIX_VDEVS = {dix for _, dix, _ in PAIRS}
 
 s = lab.Scenario()
+T0 = time.monotonic()
 smoke = lab.param("full", "0") != "1"
 configs, reps, runtime = plan(smoke)
+only = [c for c in lab.param("configs").split(",") if c]  # --set configs=default,indirect256
+if only:
+    configs = tuple(c for c in configs if c.name in only)
 s.fact("bench_plan", {"smoke": smoke, "reps": reps, "runtime_s": runtime,
                       "configs": [c.name for c in configs]})
 
@@ -25,7 +30,7 @@ s.fact("bench_plan", {"smoke": smoke, "reps": reps, "runtime_s": runtime,
 def profile_of(dev: str) -> dict:
     p = lab.integrity(dev)
     return {"format": p["format"], "interval": int(p["protection_interval_bytes"] or 0),
-            "tag_size": PI_TUPLE}
+            "tuple_size": PI_TUPLE, "app_tag_size": int(p["tag_size"] or 0)}
 
 
 # -- The disks: a DIX disk and a plain one of each kind ----------------------
@@ -71,12 +76,15 @@ versions = {"series": lab.job()["series"], "dom0_kernel": uname, "domu_kernel": 
 
 
 def fio_numbers(out: dict) -> dict:
-    """IOs, bytes, seconds and rates of fio's one job (reads plus writes)."""
+    """IOs, bytes, seconds, rates and mean completion latency of fio's one
+    job (reads plus writes)."""
     job = out["jobs"][0]
     r, w = job["read"], job["write"]
-    return {"ios": r["total_ios"] + w["total_ios"], "bytes": r["io_bytes"] + w["io_bytes"],
+    ios = r["total_ios"] + w["total_ios"]
+    clat_ns = (r["clat_ns"]["mean"] * r["total_ios"] + w["clat_ns"]["mean"] * w["total_ios"]) / max(ios, 1)
+    return {"ios": ios, "bytes": r["io_bytes"] + w["io_bytes"],
             "seconds": job["job_runtime"] / 1000, "iops": r["iops"] + w["iops"],
-            "bw_bytes": r["bw_bytes"] + w["bw_bytes"]}
+            "bw_bytes": r["bw_bytes"] + w["bw_bytes"], "clat_mean_us": round(clat_ns / 1000, 1)}
 
 
 def domu_busy(rec: dict) -> float | None:
@@ -98,6 +106,7 @@ class Bench:
                              "domu-bench.sh", memory=512, front_params=config.front_params,
                              vcpus=config.vcpus)
         self.seq = 0
+        self.formats: dict[str, str] = {}  # the guest's integrity format of each vdev
         self.domid = -1
         self.records_seen = 0
 
@@ -119,6 +128,7 @@ class Bench:
 
     def run(self, kind: str, workload: str, rep: int, vdev: str) -> dict:
         handle = lab.devid(vdev)
+        started = round(time.monotonic() - T0, 1)
         before = probe.snapshot(self.domid, handle, vdev) if probe else None
         rec = self.command(f"run {vdev} " + " ".join(WORKLOADS[workload].fio_args(runtime)))
         after = probe.snapshot(self.domid, handle, vdev) if probe else None
@@ -126,7 +136,8 @@ class Bench:
                                                                    vcpus=self.config.vcpus,
                                                                    persistent=self.config.persistent),
                "kind": kind, "workload": workload, "rep": rep, "dix": vdev in DIX_VDEVS,
-               "vdev": vdev, "ok": False}
+               "dix_negotiated": self.formats.get(vdev, "none") != "none",
+               "vdev": vdev, "t": started, "ok": False}
         if rec is None or rec.get("rc") != 0 or not isinstance(rec.get("out"), dict):
             out["error"] = (rec or {}).get("err", "no record")
             return out
@@ -175,7 +186,7 @@ for config in configs:
     profiles = {r["vdev"]: r for r in bench.domu.records_so_far() if r.get("record") == "profile"}
     want = {v: ("T10-DIF-TYPE1-CRC" if v in DIX_VDEVS else "none")
             for v in ("xvdb", "xvdc", "xvdd", "xvde")}
-    got = {v: profiles.get(v, {}).get("format") for v in want}
+    got = bench.formats = {v: profiles.get(v, {}).get("format") for v in want}
     s.fact(f"profiles_{config.name}", profiles)
     up_ok = up_ok and up and got == want
     if not (up and got == want):

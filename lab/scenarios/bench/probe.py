@@ -26,7 +26,7 @@ def dom0_busy() -> float:
 
 def thread_seconds(prefix: str) -> float:
     """CPU seconds of every thread whose name starts with ``prefix``
-    (blkback's ring threads are ``blkback.<domid>.<vdev>-<queue>``)."""
+    (blkback's ring threads are ``<domid>.<vdev>-<queue>``)."""
     total = 0
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
@@ -75,5 +75,5 @@ class Probe:
                 vbd["max_inflight"], vbd["max_inflight_pairs"] = v.inflight, v.inflight_pairs
         maxima.clear()
         g = self.bpf["grants"]
-        return Snapshot(dom0_busy(), thread_seconds(f"blkback.{domid}.{vdev}"), vbd,
+        return Snapshot(dom0_busy(), thread_seconds(f"{domid}.{vdev}-"), vbd,
                         g[g.Key(0)].value, g[g.Key(1)].value)

@@ -29,9 +29,9 @@ class NoLab:
 @pytest.fixture(autouse=True)
 def no_lab(monkeypatch):
     monkeypatch.setattr(runner, "subprocess", NoLab)
-DISKS = {"scsi_debug": {"format": "T10-DIF-TYPE1-CRC", "interval": 512, "tag_size": 8,
+DISKS = {"scsi_debug": {"format": "T10-DIF-TYPE1-CRC", "interval": 512, "tuple_size": 8,
                         "backing": "scsi_debug dif=1 dix=1 delay=0"},
-         "nvme": {"format": "T10-DIF-TYPE1-CRC", "interval": 4096, "tag_size": 8,
+         "nvme": {"format": "T10-DIF-TYPE1-CRC", "interval": 4096, "tuple_size": 8,
                   "backing": "QEMU nvme-ns pi=1 ms=8 lbs=4096"}}
 VERSIONS = {"dom0_kernel": "6.1.0-56-amd64", "domu_kernel": "6.1.0-56-amd64", "xen": "4.17.5",
             "qemu": "7.2.19", "fio": "3.33", "series": "6.1", "xendix": "6.1 deadbeef"}
@@ -240,7 +240,7 @@ def test_the_chart_draws_with_unmeasured_ratios(tmp_path):
     (["report", "/nonexistent/summary.json"], 1, "/nonexistent/summary.json: no such file"),
     (["report", "s.json", "--colour"], 2, "no such option '--colour'"),
     (["run", "--series", "9.99"], 2, "unknown series 9.99"),
-    (["run", "--smoke"], 2, "--smoke is not supported yet"),
+    (["run", "--smoke", "--series", "0"], 2, "unknown series 0"),
     (["chart"], 2, "no such command 'chart'"),
 ])
 def test_a_bad_argument_is_one_line_and_a_failure(argv, status, says, capsys):
@@ -276,8 +276,25 @@ def test_run_boots_the_lab_and_reports_its_new_summary(tmp_path, monkeypatch, ca
     monkeypatch.setattr(NoLab, "call", staticmethod(fake_lab))
     monkeypatch.setattr(runner, "known_series", lambda: ["6.1", "6.12"])
     assert main(["run", "--series", "6.1", "--results", str(tmp_path / "results")]) == 1
-    assert calls == [["-m", "lab", "run", "bench", "--series", "6.1"]]
+    assert calls == [["-m", "lab", "run", "bench", "--series", "6.1", "--set", "full=1"]]
     assert (tmp_path / "results" / "6.1" / "results.md").read_text() == capsys.readouterr().out
+
+
+def test_run_smoke_boots_the_short_run_ci_does(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(runner, "ARTIFACTS", tmp_path / "lab-artifacts")
+    calls = []
+
+    def fake_lab(argv, cwd):
+        calls.append(argv[1:])
+        summary_file(tmp_path / "lab-artifacts" / f"bench-{argv[-1]}", example_runs())
+        return 0
+
+    monkeypatch.setattr(NoLab, "call", staticmethod(fake_lab))
+    monkeypatch.setattr(runner, "known_series", lambda: ["6.1", "6.12"])
+    assert main(["run", "--smoke", "--results", str(tmp_path / "results")]) == 0
+    assert calls == [["-m", "lab", "run", "bench", "--series", "6.1"],
+                     ["-m", "lab", "run", "bench", "--series", "6.12"]]
 
 
 def test_run_refuses_a_summary_older_than_its_boot(tmp_path, monkeypatch, capsys):
