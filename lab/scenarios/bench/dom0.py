@@ -197,7 +197,8 @@ for config in configs:
     negotiated[config.name] = {**bench.negotiated(), "asked": config.front_params,
                                "queues_seen_in_guest": profiles["xvdb"].get("queues"),
                                "max_hw_sectors_kb": profiles["xvdb"].get("max_hw_sectors_kb")}
-    if not preconditioned:
+    reads = any(WORKLOADS[w].rw in ("read", "randread") for c in configs for w in c.workloads)
+    if reads and not preconditioned:
         pre = [bench.command(f"run {v} " + " ".join(PRECONDITION)) for v in ("xvdb", "xvdc", "xvdd", "xvde")]
         s.fact("precondition_rc", [None if p is None else p.get("rc") for p in pre])
         preconditioned = True
