@@ -52,6 +52,9 @@ MUST_DIFFER = {
     "0013": "6.12's __assign_str() takes the field alone (6.1: the field and "
             "the source), and 6.12 names the registered profile from "
             "info->dix_format (6.1: the profile's name)",
+    "0014": "the same hunks in another order: 6.12's xen_blkbk_dix_get_pair() "
+            "goes after blkif_get_x86_*_req() in blkback.c, after xen_blkbk_map() "
+            "(6.1: before the DIX map helpers)",
 }
 
 
