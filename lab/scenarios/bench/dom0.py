@@ -111,6 +111,7 @@ class Bench:
         self.records_seen = 0
 
     def start(self) -> bool:
+        lab.signal(box, "")  # not the last domU's "bye"
         self.domu.start(paused=True)
         for _, plain in ((d, p) for _, d, p in PAIRS):
             lab.xs_write(f"{self.domu.backend(lab.devid(plain))}/data-integrity-enable", "0")
