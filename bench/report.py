@@ -12,7 +12,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ class Bench:
     versions: dict[str, Any]
     disks: dict[str, dict[str, Any]]
     runs: list[Run]
+    # dom0's kernel stacks sampled during some runs (--set profile=...):
+    # {"config", "kind", "workload", "dix", "samples", "self": [[fn, share]], "total": [...]}
+    profiles: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def from_summary(data: Any, where: str = "summary") -> Bench:
     versions = facts.get("bench_versions") or {}
     disks = facts.get("bench_disks") or {}
     series = str(data.get("series") or versions.get("series") or "unknown")
-    return Bench(series, dict(versions), dict(disks), runs)
+    profiles = [p for p in facts.get("bench_profiles") or [] if isinstance(p, dict)]
+    return Bench(series, dict(versions), dict(disks), runs, profiles)
 
 
 def check_run(run: Any, where: str) -> None:
@@ -416,7 +420,35 @@ def markdown(bench: Bench, summary: dict[str, Any]) -> str:
         lines += ["", f"## Config `{config}`", "", f"Parameters: {shown}", ""]
         lines += config_table(summary, config)
     lines += ["", "## Targets", ""] + [fmt_target(t) for t in summary["targets"]]
+    lines += profile_section(bench.profiles)
     return "\n".join(lines) + "\n"
+
+
+def profile_section(profiles: list[dict[str, Any]], top: int = 8) -> list[str]:
+    """Where dom0's time went: for each sampled workload, the hottest kernel
+    functions by share of samples (self, then anywhere in the stack), DIX
+    beside plain."""
+    if not profiles:
+        return []
+    lines = ["", "## Where dom0's time goes (kernel stacks sampled at 499 Hz on every CPU)", ""]
+    groups: dict[tuple[str, str, str], dict[bool, dict[str, Any]]] = {}
+    for p in profiles:
+        key = (str(p.get("config")), str(p.get("kind")), str(p.get("workload")))
+        groups.setdefault(key, {})[bool(p.get("dix"))] = p
+    for (config, kind, workload), sides in groups.items():
+        lines += [f"### `{config}`, {kind}, {workload}", ""]
+        for col in ("self", "total"):
+            rows = []
+            d, pl = sides.get(True, {}), sides.get(False, {})
+            dl, pll = d.get(col) or [], pl.get(col) or []
+            for i in range(min(top, max(len(dl), len(pll)))):
+                left = f"{dl[i][0]} {100 * dl[i][1]:.1f}%" if i < len(dl) else ""
+                right = f"{pll[i][0]} {100 * pll[i][1]:.1f}%" if i < len(pll) else ""
+                rows.append([str(i + 1), left, right])
+            lines += md_table(("#", f"DIX, {col} ({d.get('samples', 0)} samples)",
+                               f"plain, {col} ({pl.get('samples', 0)} samples)"), rows)
+            lines.append("")
+    return lines
 
 
 def results_json(bench: Bench, summary: dict[str, Any]) -> str:

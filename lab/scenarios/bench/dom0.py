@@ -21,6 +21,10 @@ T0 = time.monotonic()
 smoke = lab.param("full", "0") != "1"
 configs, reps, runtime = plan(smoke)
 only = [c for c in lab.param("configs").split(",") if c]  # --set configs=default,indirect256
+# --set profile=4k-randwrite-qd32,1m-write: dom0's kernel stacks sampled
+# during the first repetition of these workloads, on both sides.
+PROFILE = [w for w in lab.param("profile").split(",") if w]
+profiles: list[dict] = []
 if only:
     configs = tuple(c for c in configs if c.name in only)
 s.fact("bench_plan", {"smoke": smoke, "reps": reps, "runtime_s": runtime,
@@ -130,9 +134,15 @@ class Bench:
     def run(self, kind: str, workload: str, rep: int, vdev: str) -> dict:
         handle = lab.devid(vdev)
         started = round(time.monotonic() - T0, 1)
+        sampled = bool(probe) and rep == 0 and workload in PROFILE
+        if sampled:
+            probe.start_profile(vdev in DIX_VDEVS)
         before = probe.snapshot(self.domid, handle, vdev) if probe else None
         rec = self.command(f"run {vdev} " + " ".join(WORKLOADS[workload].fio_args(runtime)))
         after = probe.snapshot(self.domid, handle, vdev) if probe else None
+        if sampled:
+            profiles.append({"config": self.config.name, "kind": kind, "workload": workload,
+                             "dix": vdev in DIX_VDEVS, **probe.stop_profile()})
         out = {"config": self.config.name, "config_params": dict(self.config.front_params,
                                                                    vcpus=self.config.vcpus,
                                                                    persistent=self.config.persistent),
@@ -220,6 +230,7 @@ versions["fio"] = tools.get("fio", "?")
 s.fact("bench_versions", versions)
 s.fact("negotiated", negotiated)
 s.fact("bench_runs", runs)
+s.fact("bench_profiles", profiles)
 (lab.OUT / "bench-runs.json").write_text(json.dumps(runs, indent=1))
 
 s.check(C.DOMU_IS_UP, up_ok and len(negotiated) == len(configs), negotiated=negotiated)

@@ -12,6 +12,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
 CPU_BUSY = (0, 1, 2, 5, 6)  # /proc/stat: user nice system irq softirq
+PROFILE_HZ = 499
 
 
 def busy_seconds(stat_line: str) -> float:
@@ -60,6 +61,46 @@ class Probe:
                        cflags=["-Wno-duplicate-decl-specifier", "-Wno-ignored-attributes"])
         self.bpf.attach_kprobe(event="gnttab_map_refs", fn_name="on_map")
         self.bpf.attach_kprobe(event="gnttab_unmap_refs", fn_name="on_unmap")
+        self.sampling = False
+
+    def start_profile(self, dix: bool, hz: int = PROFILE_HZ) -> None:
+        """Sample dom0's kernel stacks on every CPU until :meth:`stop_profile`."""
+        from bcc import PerfSWConfig, PerfType
+
+        if not self.sampling:
+            self.bpf.attach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK,
+                                       fn_name="on_sample", sample_freq=hz, cpu=-1)
+            self.sampling = True
+        self.bpf["samples"].clear()
+        armed = self.bpf["armed"]
+        armed[armed.Key(0)] = armed.Leaf(1 if dix else 2)
+
+    def stop_profile(self, top: int = 12) -> dict:
+        """Disarm; the share of samples of the hottest kernel functions, as
+        the leaf of a stack (self) and anywhere in it (total)."""
+        armed = self.bpf["armed"]
+        armed[armed.Key(0)] = armed.Leaf(0)
+        stacks = self.bpf["stacks"]
+        leaf: dict[str, int] = {}
+        anywhere: dict[str, int] = {}
+        n = 0
+        for k, v in self.bpf["samples"].items():
+            count = v.value
+            n += count
+            if k.kstack < 0:
+                leaf["[user or idle]"] = leaf.get("[user or idle]", 0) + count
+                continue
+            names = [self.bpf.ksym(a).decode(errors="replace") for a in stacks.walk(k.kstack)]
+            if names:
+                leaf[names[0]] = leaf.get(names[0], 0) + count
+            for name in set(names):
+                anywhere[name] = anywhere.get(name, 0) + count
+
+        def share(d: dict[str, int]) -> list[list]:
+            return [[name, round(c / n, 4)] for name, c in
+                    sorted(d.items(), key=lambda kv: -kv[1])[:top]] if n else []
+
+        return {"samples": n, "self": share(leaf), "total": share(anywhere)}
 
     def snapshot(self, domid: int, handle: int, vdev: str) -> Snapshot:
         """The counters now; clears the in-flight maxima of the vbd."""

@@ -307,3 +307,21 @@ def test_run_refuses_a_summary_older_than_its_boot(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(runner, "known_series", lambda: ["6.1"])
     assert main(["run"]) == 1
     assert "left no new" in capsys.readouterr().err
+
+
+def test_the_sampled_kernel_stacks_show_dix_beside_plain(tmp_path):
+    data = {"series": "6.1", "facts": {"bench_runs": [], "bench_profiles": [
+        {"config": "default", "kind": "nvme", "workload": "4k-randwrite-qd32", "dix": True,
+         "samples": 200, "self": [["crc_t10dif_generic", 0.25], ["memcpy", 0.1]],
+         "total": [["xen_blkbk_map", 0.4]]},
+        {"config": "default", "kind": "nvme", "workload": "4k-randwrite-qd32", "dix": False,
+         "samples": 150, "self": [["memcpy", 0.2]], "total": [["dispatch_rw_block_io", 0.3]]},
+    ]}}
+    b = report.from_summary(data)
+    md = report.markdown(b, report.summarize(b))
+    assert "### `default`, nvme, 4k-randwrite-qd32" in md
+    assert "| 1 | crc_t10dif_generic 25.0% | memcpy 20.0% |" in md
+    assert "| 2 | memcpy 10.0% |  |" in md
+    assert "DIX, total (200 samples)" in md and "plain, total (150 samples)" in md
+    assert "Where dom0's time goes" not in report.markdown(
+        report.from_summary({"series": "6.1", "facts": {"bench_runs": []}}), report.summarize(b))
