@@ -24,6 +24,9 @@ s.check(C.DOM0_RUNS_OUR_BLKBACK,
 disk = lab.scsi_debug(dev_size_mb=64, dif=1, dix=1)
 s.fact("backing_disk", disk)
 s.fact("backing_integrity", lab.integrity(disk))
+# The toolstack's own block hotplug script here, as an admin's xl config
+# has it; the other domUs use the lean one (lab.lean_disk), 10-15 s a
+# disk faster under TCG.
 run = lab.run_domu("pipeline", [f"phy:{disk},xvdb,w"], "domu-io.sh")
 s.check(C.DOMU_RAN_ITS_SCRIPT, run.finished,
         exit_status=run.exit_status, timed_out=run.timed_out, create_error=run.create_error)
@@ -64,7 +67,7 @@ box = lab.mailbox()
 dom0_profile = s.fact("dom0_profile", lab.integrity(disk))
 rejected_before = s.fact("disk_pi_rejections_before", lab.disk_pi_rejections())
 
-domu = lab.Domu("dix", [f"phy:{disk},xvdb,w", f"phy:{box},xvdc,w"], "domu-dix-io.sh")
+domu = lab.Domu("dix", [lab.lean_disk(disk, "xvdb"), lab.lean_disk(box, "xvdc")], "domu-dix-io.sh")
 domu.start()
 domid = domu.domid
 ready = domu.wait_record("ready", 300, phase="corrupt-reads")
@@ -181,7 +184,7 @@ for name, params, want, persistent in (
     Path(PERSISTENT).write_text(persistent + "\n")
     disk = lab.scsi_debug(dev_size_mb=16, **params)
     prof = s.fact(f"{name}_dom0_profile", lab.integrity(disk))
-    r = lab.run_domu(name, [f"phy:{disk},xvdb,w"], "domu-dix-profile.sh", timeout=180)
+    r = lab.run_domu(name, [lab.lean_disk(disk, "xvdb")], "domu-dix-profile.sh", timeout=180)
     g = (r.record("profile") or [{}])[0]
     s.fact(f"{name}_domu_profile", g)
     s.check(C.run_profile_is(name, want[0], want[1]),
@@ -206,7 +209,7 @@ disk = lab.scsi_debug(dev_size_mb=32, dif=1, dix=1)
 
 def case(name: str, frontend: str, backend: str, enable: str | None = None) -> dict:
     lab.load_backend(backend)
-    domu = lab.Domu(name, [f"phy:{disk},xvdb,w"], "domu-plain.sh", frontend=frontend)
+    domu = lab.Domu(name, [lab.lean_disk(disk, "xvdb")], "domu-plain.sh", frontend=frontend)
     # Paused, so that the toggle is in place before blkback connects.
     domu.start(paused=True)
     if enable is not None:
