@@ -1,8 +1,9 @@
 """A hostile frontend against the patched blkback, proven in the lab: the
-``hostile`` scenario runs fuzzfront (tests/lab/guest/fuzzfront) in the
-domU instead of xen-blkfront, on three vbds: a scsi_debug DIX disk (every
-case), the same disk without the DIX opt-in, and an NVMe namespace with PI
-(the pairs with several pages of PI).  One boot per kernel series."""
+``hostile`` scenario runs fuzzfront (lab/domu/fuzzfront) in the domU
+instead of xen-blkfront, on four vbds: a scsi_debug DIX disk (every case),
+the same disk without the DIX opt-in, an NVMe namespace with PI (the pairs
+with several pages of PI), and the scsi_debug disk with persistent grants
+and persistent PI grants.  One boot per kernel series."""
 
 from __future__ import annotations
 
@@ -167,6 +168,41 @@ class TestNvme:
     def test_the_namespace_itself_refuses_the_bad_page_and_it_is_counted_once(self, hostile):
         assert passed(hostile, C.NVME_REFUSED_THE_BAD_PAGE)
         assert passed(hostile, C.NVME_READ_PAIR_AFTERWARDS)
+
+
+class TestPersistentPiGrants:
+    """On xvde fuzzfront writes feature-persistent and
+    feature-persistent-integrity, so that blkback keeps the PI grants of
+    pairs mapped with its persistent grants (patch 0014), and sends what a
+    hostile frontend can do with them."""
+
+    def test_the_vbd_uses_persistent_grants_and_dix(self, hostile):
+        assert passed(hostile, C.PERSISTENT_NEGOTIATED)
+
+    def test_a_pi_grant_that_is_the_data_grant_is_mapped_once_more_and_works(self, hostile):
+        assert passed(hostile, C.PERSISTENT_WRITE_OK)
+        assert passed(hostile, C.PERSISTENT_PI_IS_DATA)
+
+    def test_two_pairs_in_flight_with_one_pi_grant_both_work(self, hostile):
+        assert passed(hostile, C.PERSISTENT_PI_SHARED_IN_FLIGHT)
+
+    def test_a_read_only_pi_grant_is_refused_and_counted(self, hostile):
+        assert passed(hostile, C.PERSISTENT_PI_READ_ONLY)
+        assert passed(hostile, C.PERSISTENT_ONLY_READ_ONLY_REJECTED)
+
+    def test_a_pi_grant_blkback_keeps_cannot_be_revoked(self, hostile):
+        assert passed(hostile, C.PERSISTENT_PI_REVOKED)
+
+    def test_good_pairs_reuse_the_same_pi_grants(self, hostile):
+        assert passed(hostile, C.PERSISTENT_PI_REUSED)
+
+    def test_blkback_kept_the_pi_grants_mapped(self, hostile):
+        assert passed(hostile, C.PERSISTENT_PI_KEPT_MAPPED)
+        assert passed(hostile, C.PERSISTENT_GRANTS_COUNTED_AT_DISCONNECT)
+
+    def test_a_grant_in_use_is_only_an_alert_in_dom0s_log(self, hostile):
+        assert passed(hostile, C.PERSISTENT_GRANT_IN_USE_ALERTS)
+        assert passed(hostile, C.NO_OOPS_IN_DOM0)
 
 
 class TestNothingLeaks:

@@ -12,6 +12,9 @@
  *   nodix      do not opt in; flagged operations on a connection without
  *              DIX, each followed by a plain request
  *   multipage  opt in; well-formed and bad pairs with several PI pages
+ *   persistent opt in, with persistent grants and persistent PI grants
+ *              (feature-persistent and feature-persistent-integrity = 1):
+ *              pairs whose PI grants blkback keeps mapped, hostile and good
  *
  * The vbds take turns, one after the other.  For each case it logs one line:
  *
@@ -52,17 +55,27 @@
 #define FUZZ_INDIRECT_PAGES	256
 #define FUZZ_MAX_GRANTS		(FUZZ_INDIRECT_PAGES + 32)
 #define FUZZ_HALF_MIB		128
+/*
+ * The persistent mode's pages, granted writable for the whole connection as
+ * xen-blkfront grants its pages with persistent grants: data pages, and PI
+ * pages (the PI of a 4 KiB pair fits in one).
+ */
+#define FUZZ_POOL_DATA		4
+#define FUZZ_POOL_PI		2
+#define FUZZ_POOL		(FUZZ_POOL_DATA + FUZZ_POOL_PI)
 
 enum fuzz_mode {
 	FUZZ_ALL,
 	FUZZ_NODIX,
 	FUZZ_MULTIPAGE,
+	FUZZ_PERSISTENT,
 };
 
 static const char * const fuzz_modes[] = {
 	[FUZZ_ALL] = "all",
 	[FUZZ_NODIX] = "nodix",
 	[FUZZ_MULTIPAGE] = "multipage",
+	[FUZZ_PERSISTENT] = "persistent",
 };
 
 /* One vbd at a time: the cases of two vbds never interleave. */
@@ -73,6 +86,8 @@ struct fuzz_info {
 	const char *vbd;
 	enum fuzz_mode mode;
 	bool opted_in;
+	/* Persistent grants, and persistent PI grants, asked of the backend. */
+	bool persistent;
 	struct blkif_front_ring ring;
 	grant_ref_t ring_ref;
 	evtchn_port_t evtchn;
@@ -91,6 +106,13 @@ struct fuzz_info {
 	/* The responses to the current case. */
 	unsigned int nr_rsp;
 	struct blkif_response rsp[FUZZ_MAX_RSP];
+	/*
+	 * The persistent mode's pages: data pages first, then PI pages.  A
+	 * NULL page is one whose grant has ended.
+	 */
+	unsigned int nr_pool;
+	grant_ref_t pool_gref[FUZZ_POOL];
+	struct page *pool_page[FUZZ_POOL];
 };
 
 /*
@@ -100,9 +122,12 @@ struct fuzz_info {
  * data slot) is 0 unless a case sets it.
  */
 struct fuzz_slots {
-	struct blkif_request slot[2];
+	/* One pair, or two pairs pushed together. */
+	struct blkif_request slot[FUZZ_MAX_RSP];
 	unsigned int nr;
 	u64 id;
+	/* The case's fuzz_case.arg. */
+	unsigned int arg;
 	u8 op;
 	u64 sector;
 	unsigned int npages;
@@ -111,6 +136,10 @@ struct fuzz_slots {
 	struct page *data[FUZZ_INDIRECT_PAGES];
 	struct page *pi[BLKIF_MAX_INTEGRITY_SEGMENTS];
 	bool compare;
+	/* The PI page is the first data page: the data follows the PI. */
+	bool pi_in_data;
+	/* The data page of a second pair that reads the same sectors. */
+	struct page *data_b;
 };
 
 struct fuzz_case {
@@ -120,6 +149,8 @@ struct fuzz_case {
 	/* A case that drives the ring itself; returns the grants leaked. */
 	unsigned int (*run)(struct fuzz_info *info, const struct fuzz_case *c,
 			    u64 id);
+	/* For build, in fuzz_slots.arg: e.g. the round of a repeated case. */
+	unsigned int arg;
 };
 
 static irqreturn_t fuzz_interrupt(int irq, void *dev_id)
@@ -225,15 +256,26 @@ static void fuzz_fill_data(struct fuzz_slots *s)
 	}
 }
 
-/* The T10 type 1 PI of tuple @t of the pair's data (CRC guard). */
+/*
+ * The T10 type 1 PI (CRC guard) of tuple @t of the pattern at the pair's
+ * sectors: of its data when it was written, and what a read must return.
+ * Computed from the pattern, not from the pages, which a read may have
+ * filled with anything (even its own PI, when the PI page is a data page).
+ */
 static void fuzz_tuple(struct fuzz_info *info, struct fuzz_slots *s,
 		       unsigned int t, struct t10_pi_tuple *pi)
 {
-	unsigned int n, per = info->interval >> 9;
+	unsigned int n, off, b, per = info->interval >> 9;
+	u8 buf[64];
 	u16 crc = 0;
 
-	for (n = t * per; n < (t + 1) * per; n++)
-		crc = crc_t10dif_update(crc, fuzz_sector_at(s, n), 512);
+	for (n = t * per; n < (t + 1) * per; n++) {
+		for (off = 0; off < 512; off += sizeof(buf)) {
+			for (b = 0; b < sizeof(buf); b++)
+				buf[b] = fuzz_pattern(s->sector + n, off + b);
+			crc = crc_t10dif_update(crc, buf, sizeof(buf));
+		}
+	}
 	pi->guard_tag = cpu_to_be16(crc);
 	pi->app_tag = 0;
 	pi->ref_tag = cpu_to_be32((u32)((s->sector << 9) / info->interval) + t);
@@ -742,8 +784,176 @@ static int case_nodix_read_ok(struct fuzz_info *info, struct fuzz_slots *s)
 			 FUZZ_NODIX_SECTOR, 1, 0, NULL);
 }
 
+/*
+ * With persistent grants and persistent PI grants (the persistent mode),
+ * blkback may keep every grant of a pair mapped after it answered it, PI
+ * grants too, and maps them writable.  The cases use the pages that
+ * fuzzfront granted for the connection (the pool), but for a page a case
+ * grants of its own.  They go to a part of the disk that no other vbd's
+ * cases use, at 48 MiB.
+ */
+#define FUZZ_P_SECTOR		98304
+#define FUZZ_P_RO_SECTOR	(FUZZ_P_SECTOR + FUZZ_SECT_PER_PAGE)
+#define FUZZ_P_REVOKED_SECTOR	(FUZZ_P_SECTOR + 2 * FUZZ_SECT_PER_PAGE)
+#define FUZZ_P_REUSE_SECTOR	(FUZZ_P_SECTOR + 8 * FUZZ_SECT_PER_PAGE)
+#define FUZZ_P_SECOND_ID	100
+
+/* Pool data page @i, and pool PI page @i. */
+#define FUZZ_P_DATA(i)		(i)
+#define FUZZ_P_PI(i)		(FUZZ_POOL_DATA + (i))
+
+/* Slots @slot[0] and @slot[1]: a 4 KiB pair at @sector, one page each. */
+static void fuzz_p_slots(struct fuzz_info *info, struct blkif_request *slot,
+			 u8 op, u64 id, u64 sector, grant_ref_t data_ref,
+			 grant_ref_t pi_ref)
+{
+	struct blkif_request_integrity *ireq = &slot[1].u.integrity;
+
+	slot[0].operation = op | BLKIF_OP_DIX_FLAG;
+	slot[0].u.rw.nr_segments = 1;
+	slot[0].u.rw.handle = 0;
+	slot[0].u.rw.id = id;
+	slot[0].u.rw.sector_number = sector;
+	slot[0].u.rw.seg[0].gref = data_ref;
+	slot[0].u.rw.seg[0].first_sect = 0;
+	slot[0].u.rw.seg[0].last_sect = FUZZ_SECT_PER_PAGE - 1;
+	slot[1].operation = BLKIF_OP_INTEGRITY;
+	ireq->nr_segments = 1;
+	ireq->id = id;
+	ireq->pi_bytes = fuzz_pi_bytes(info, XEN_PAGE_SIZE);
+	ireq->gref[0] = pi_ref;
+}
+
+/*
+ * A 4 KiB pair at @sector in pool data page @data, its PI in @pi, granted
+ * as @pi_ref.  A write carries the pattern and its PI; a read clears both
+ * pages first (the pool's pages hold what earlier cases left), so that
+ * what it compares was read.
+ */
+static int fuzz_p_pair(struct fuzz_info *info, struct fuzz_slots *s, u8 op,
+		       u64 sector, unsigned int data, struct page *pi,
+		       grant_ref_t pi_ref)
+{
+	unsigned int t;
+
+	s->op = op;
+	s->sector = sector;
+	s->npages = 1;
+	s->data[0] = info->pool_page[FUZZ_P_DATA(data)];
+	s->pi[0] = pi;
+	fuzz_p_slots(info, s->slot, op, s->id, sector,
+		     info->pool_gref[FUZZ_P_DATA(data)], pi_ref);
+	s->nr = 2;
+	if (op == BLKIF_OP_WRITE) {
+		fuzz_fill_data(s);
+		for (t = 0; t < fuzz_pi_bytes(info, XEN_PAGE_SIZE) / info->tuple_size; t++)
+			fuzz_tuple(info, s, t, fuzz_pi_at(s, t));
+	} else {
+		memset(page_address(s->data[0]), 0, XEN_PAGE_SIZE);
+		memset(page_address(pi), 0, XEN_PAGE_SIZE);
+		s->compare = true;
+	}
+	return 0;
+}
+
+/* The same with pool PI page @pi. */
+static int fuzz_p_pool_pair(struct fuzz_info *info, struct fuzz_slots *s,
+			    u8 op, u64 sector, unsigned int data,
+			    unsigned int pi)
+{
+	return fuzz_p_pair(info, s, op, sector, data,
+			   info->pool_page[FUZZ_P_PI(pi)],
+			   info->pool_gref[FUZZ_P_PI(pi)]);
+}
+
+/* The pattern and its PI at FUZZ_P_SECTOR, which the reads below read. */
+static int case_p_write_ok(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_p_pool_pair(info, s, BLKIF_OP_WRITE, FUZZ_P_SECTOR, 0, 0);
+}
+
+/*
+ * A read whose PI grant is its data grant.  blkback maps the data grant
+ * first (into its persistent grants), finds it in use when it maps the PI,
+ * and maps it once more, for the pair only.  The read's PI is copied in
+ * after its data: the page holds the PI, then the rest of the data.
+ */
+static int case_p_pi_is_data(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	unsigned int data = 1;
+	int err = fuzz_p_pair(info, s, BLKIF_OP_READ, FUZZ_P_SECTOR, data,
+			      info->pool_page[FUZZ_P_DATA(data)],
+			      info->pool_gref[FUZZ_P_DATA(data)]);
+
+	s->pi_in_data = true;
+	return err;
+}
+
+/*
+ * Two reads of the same sectors pushed together, each into its own data
+ * page, both with the same PI grant: the second is dispatched while the
+ * first is in flight (unless the disk answered the first already), when
+ * blkback finds the PI grant in use and maps it once more.
+ */
+static int case_p_pi_shared(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	int err = fuzz_p_pool_pair(info, s, BLKIF_OP_READ, FUZZ_P_SECTOR, 2, 1);
+
+	s->data_b = info->pool_page[FUZZ_P_DATA(3)];
+	memset(page_address(s->data_b), 0, XEN_PAGE_SIZE);
+	fuzz_p_slots(info, &s->slot[2], BLKIF_OP_READ, s->id + FUZZ_P_SECOND_ID,
+		     FUZZ_P_SECTOR, info->pool_gref[FUZZ_P_DATA(3)],
+		     info->pool_gref[FUZZ_P_PI(1)]);
+	s->nr = 4;
+	return err;
+}
+
+/*
+ * A write whose PI page is granted read-only, as a frontend that grants PI
+ * for each pair grants a write's: blkback maps persistent PI grants
+ * writable, so the grant does not map and the pair is refused.
+ */
+static int case_p_pi_read_only(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	grant_ref_t ref;
+	struct page *pi = fuzz_grant(info, true, &ref);
+
+	if (!pi)
+		return -ENOMEM;
+	return fuzz_p_pair(info, s, BLKIF_OP_WRITE, FUZZ_P_RO_SECTOR, 0, pi, ref);
+}
+
+/*
+ * Good pairs that reuse the pool's PI pages, round after round: a write at
+ * the round's own sector, then its read-back into another data page, both
+ * with PI page (round % FUZZ_POOL_PI).  blkback maps each PI grant once and
+ * finds it among its persistent grants afterwards.
+ */
+static u64 fuzz_p_round_sector(unsigned int round)
+{
+	return FUZZ_P_REUSE_SECTOR + round * FUZZ_SECT_PER_PAGE;
+}
+
+static int case_p_reuse_write(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_p_pool_pair(info, s, BLKIF_OP_WRITE,
+				fuzz_p_round_sector(s->arg), 0,
+				s->arg % FUZZ_POOL_PI);
+}
+
+static int case_p_reuse_read(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	return fuzz_p_pool_pair(info, s, BLKIF_OP_READ,
+				fuzz_p_round_sector(s->arg), 1,
+				s->arg % FUZZ_POOL_PI);
+}
+
 static unsigned int fuzz_flood(struct fuzz_info *info,
 			       const struct fuzz_case *c, u64 id);
+static unsigned int fuzz_p_revoked(struct fuzz_info *info,
+				   const struct fuzz_case *c, u64 id);
+static unsigned int fuzz_p_kept(struct fuzz_info *info,
+				const struct fuzz_case *c, u64 id);
 
 static const struct fuzz_case fuzz_cases[] = {
 	{ "flag_last", case_flag_last },
@@ -788,6 +998,21 @@ static const struct fuzz_case fuzz_multipage_cases[] = {
 	{ "multipage_skip_read_back", case_mp_skip_read_back },
 	{ "multipage_bad_guard_page3", case_mp_bad_guard_page3 },
 	{ "read_ok", case_read_ok },
+};
+
+static const struct fuzz_case fuzz_persistent_cases[] = {
+	{ "persistent_write_ok", case_p_write_ok },
+	{ "persistent_pi_is_data", case_p_pi_is_data },
+	{ "persistent_pi_shared", case_p_pi_shared },
+	{ "persistent_pi_read_only", case_p_pi_read_only },
+	{ "persistent_pi_revoked", NULL, fuzz_p_revoked },
+	{ "persistent_reuse_write_0", case_p_reuse_write, NULL, 0 },
+	{ "persistent_reuse_read_0", case_p_reuse_read, NULL, 0 },
+	{ "persistent_reuse_write_1", case_p_reuse_write, NULL, 1 },
+	{ "persistent_reuse_read_1", case_p_reuse_read, NULL, 1 },
+	{ "persistent_reuse_write_2", case_p_reuse_write, NULL, 2 },
+	{ "persistent_reuse_read_2", case_p_reuse_read, NULL, 2 },
+	{ "persistent_pi_kept", NULL, fuzz_p_kept },
 };
 
 static const struct fuzz_case fuzz_nodix_cases[] = {
@@ -835,23 +1060,41 @@ static void fuzz_push(struct fuzz_info *info, struct fuzz_slots *s)
 	notify_remote_via_irq(info->irq);
 }
 
-static bool fuzz_compare(struct fuzz_info *info, struct fuzz_slots *s,
-			 bool *pi_ok)
+/* Whether the data of @s holds the pattern, from its byte @from on. */
+static bool fuzz_data_ok(struct fuzz_slots *s, unsigned int from)
 {
-	unsigned int i, n, b;
-	bool data_ok = true;
+	unsigned int n, b;
 
 	for (n = 0; n < fuzz_data_bytes(s) >> 9; n++) {
 		u8 *buf = fuzz_sector_at(s, n);
 
 		for (b = 0; b < 512; b++)
-			if (buf[b] != fuzz_pattern(s->sector + n, b))
-				data_ok = false;
+			if ((n << 9) + b >= from &&
+			    buf[b] != fuzz_pattern(s->sector + n, b))
+				return false;
+	}
+	return true;
+}
+
+static bool fuzz_compare(struct fuzz_info *info, struct fuzz_slots *s,
+			 bool *pi_ok)
+{
+	unsigned int i, pi_bytes = fuzz_pi_bytes(info, fuzz_data_bytes(s));
+	/* PI read into a data page lies over the start of the data. */
+	bool data_ok = fuzz_data_ok(s, s->pi_in_data ? pi_bytes : 0);
+
+	/* A second pair read the same sectors into a page of its own. */
+	if (s->data_b) {
+		struct page *first = s->data[0];
+
+		s->data[0] = s->data_b;
+		if (!fuzz_data_ok(s, 0))
+			data_ok = false;
+		s->data[0] = first;
 	}
 	/* The PI that was written: the pattern's, whatever came back. */
-	fuzz_fill_data(s);
 	*pi_ok = true;
-	for (i = 0; i < fuzz_pi_bytes(info, fuzz_data_bytes(s)) / info->tuple_size; i++) {
+	for (i = 0; i < pi_bytes / info->tuple_size; i++) {
 		struct t10_pi_tuple pi;
 
 		fuzz_tuple(info, s, i, &pi);
@@ -879,19 +1122,33 @@ static void fuzz_list(char *buf, size_t len, struct fuzz_info *info, int field)
 		scnprintf(buf, len, "none");
 }
 
+/* Push the slots of @s and take their responses (bounded). */
+static void fuzz_exchange(struct fuzz_info *info, struct fuzz_slots *s)
+{
+	unsigned long deadline;
+
+	info->nr_rsp = 0;
+	fuzz_push(info, s);
+	deadline = jiffies + FUZZ_TIMEOUT;
+	while (fuzz_collect(info) < s->nr && time_before(jiffies, deadline))
+		wait_event_timeout(info->wq, fuzz_has_responses(info), HZ / 10);
+	/* Catch any response beyond the slots produced. */
+	msleep(FUZZ_SETTLE_MS);
+	fuzz_collect(info);
+}
+
 static unsigned int fuzz_run_case(struct fuzz_info *info,
 				  const struct fuzz_case *c, u64 id)
 {
 	struct fuzz_slots *s = kzalloc(sizeof(*s), GFP_KERNEL);
 	char status[48], ops[48], ids[48], extra[48] = "";
-	unsigned long deadline;
 	unsigned int leaked;
 	int err;
 
 	if (!s)
 		return 0;
 	s->id = id;
-	info->nr_rsp = 0;
+	s->arg = c->arg;
 	err = c->build(info, s);
 	if (err) {
 		leaked = fuzz_ungrant_all(info);
@@ -905,13 +1162,7 @@ static unsigned int fuzz_run_case(struct fuzz_info *info,
 		return leaked;
 	}
 
-	fuzz_push(info, s);
-	deadline = jiffies + FUZZ_TIMEOUT;
-	while (fuzz_collect(info) < s->nr && time_before(jiffies, deadline))
-		wait_event_timeout(info->wq, fuzz_has_responses(info), HZ / 10);
-	/* Catch any response beyond the slots produced. */
-	msleep(FUZZ_SETTLE_MS);
-	fuzz_collect(info);
+	fuzz_exchange(info, s);
 
 	if (s->compare) {
 		bool pi_ok, data_ok = fuzz_compare(info, s, &pi_ok);
@@ -928,6 +1179,95 @@ static unsigned int fuzz_run_case(struct fuzz_info *info,
 		info->vbd);
 	kfree(s);
 	return leaked;
+}
+
+/*
+ * A PI grant that blkback keeps, which the frontend then gives up.  A write
+ * puts a PI page of the case's own (granted writable, not from the pool)
+ * among blkback's persistent grants.  The frontend then tries to end the
+ * grant (revoked=1 if it could: blkback did not keep it), gives the page to
+ * the grant table to free once blkback lets go (gnttab_end_foreign_access(),
+ * what a frontend does with a page it gives up), and sends the same write
+ * again.  A write only reads its PI page, and the page stays allocated
+ * until the grant ends, so nothing in the domU can be harmed, whatever
+ * blkback does.  Logged as a case, with first= the statuses of the first
+ * write:
+ *
+ *   case=persistent_pi_revoked slots=2 responses=2 status=S1,S2 ... first=F1,F2 revoked=R leaked=L
+ */
+static unsigned int fuzz_p_revoked(struct fuzz_info *info,
+				   const struct fuzz_case *c, u64 id)
+{
+	struct fuzz_slots *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	char status[48], ops[48], ids[48], first[48];
+	struct page *pi = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	unsigned int leaked;
+	int gref = -ENOMEM, revoked;
+
+	if (s && pi)
+		gref = gnttab_grant_foreign_access(info->dev->otherend_id,
+						   xen_page_to_gfn(pi), 0);
+	if (gref < 0) {
+		if (pi)
+			__free_page(pi);
+		pr_info("fuzzfront: case=%s error=%d leaked=0 vbd=%s\n",
+			c->name, gref, info->vbd);
+		kfree(s);
+		return 0;
+	}
+	s->id = id;
+	fuzz_p_pair(info, s, BLKIF_OP_WRITE, FUZZ_P_REVOKED_SECTOR, 0, pi, gref);
+	fuzz_exchange(info, s);
+	fuzz_list(first, sizeof(first), info, 0);
+
+	revoked = gnttab_try_end_foreign_access(gref);
+	if (revoked)
+		__free_page(pi);
+	else
+		gnttab_end_foreign_access(gref, pi);
+	fuzz_exchange(info, s);
+
+	leaked = fuzz_ungrant_all(info);
+	fuzz_list(status, sizeof(status), info, 0);
+	fuzz_list(ops, sizeof(ops), info, 1);
+	fuzz_list(ids, sizeof(ids), info, 2);
+	pr_info("fuzzfront: case=%s slots=%u responses=%u status=%s ops=%s ids=%s first=%s revoked=%d leaked=%u vbd=%s\n",
+		c->name, s->nr, info->nr_rsp, status, ops, ids, first, revoked,
+		leaked, info->vbd);
+	kfree(s);
+	return leaked;
+}
+
+/*
+ * Last: which of the pool's grants blkback still maps, now that every pair
+ * is answered.  A grant that the backend maps cannot be ended (Xen keeps
+ * it), so trying is how a frontend finds out; a grant that does end was
+ * not kept, and its page is freed.  Logged as
+ *
+ *   case=persistent_pi_kept pi_grants=P pi_kept=K data_grants=D data_kept=M leaked=0
+ */
+static unsigned int fuzz_p_kept(struct fuzz_info *info,
+				const struct fuzz_case *c, u64 id)
+{
+	unsigned int i, pi_kept = 0, data_kept = 0;
+
+	for (i = 0; i < info->nr_pool; i++) {
+		if (!info->pool_page[i])
+			continue;
+		if (!gnttab_try_end_foreign_access(info->pool_gref[i])) {
+			if (i >= FUZZ_POOL_DATA)
+				pi_kept++;
+			else
+				data_kept++;
+			continue;
+		}
+		__free_page(info->pool_page[i]);
+		info->pool_page[i] = NULL;
+	}
+	pr_info("fuzzfront: case=%s pi_grants=%u pi_kept=%u data_grants=%u data_kept=%u leaked=0 vbd=%s\n",
+		c->name, FUZZ_POOL_PI, pi_kept, FUZZ_POOL_DATA, data_kept,
+		info->vbd);
+	return 0;
 }
 
 /*
@@ -1091,11 +1431,52 @@ static unsigned int fuzz_flood(struct fuzz_info *info,
 	return leaked;
 }
 
+/*
+ * Grant the persistent mode's pages for the connection, writable, as
+ * xen-blkfront grants its pages with persistent grants: blkback may keep
+ * them mapped from their first use to the end of the connection.
+ */
+static int fuzz_pool_grant(struct fuzz_info *info)
+{
+	while (info->nr_pool < FUZZ_POOL) {
+		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		int gref;
+
+		if (!page)
+			return -ENOMEM;
+		gref = gnttab_grant_foreign_access(info->dev->otherend_id,
+						   xen_page_to_gfn(page), 0);
+		if (gref < 0) {
+			__free_page(page);
+			return gref;
+		}
+		info->pool_gref[info->nr_pool] = gref;
+		info->pool_page[info->nr_pool++] = page;
+	}
+	return 0;
+}
+
+/*
+ * End the grants of the pool, when the connection closes: a page that the
+ * backend still maps is freed by the grant table once it lets go.
+ */
+static void fuzz_pool_free(struct fuzz_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < info->nr_pool; i++)
+		if (info->pool_page[i])
+			gnttab_end_foreign_access(info->pool_gref[i],
+						  info->pool_page[i]);
+	info->nr_pool = 0;
+}
+
 static void fuzz_work(struct work_struct *work)
 {
 	struct fuzz_info *info = container_of(work, struct fuzz_info, work);
 	const struct fuzz_case *cases = fuzz_cases;
 	unsigned int i, n = ARRAY_SIZE(fuzz_cases), leaked = 0;
+	int err;
 
 	if (info->mode == FUZZ_NODIX) {
 		cases = fuzz_nodix_cases;
@@ -1103,11 +1484,22 @@ static void fuzz_work(struct work_struct *work)
 	} else if (info->mode == FUZZ_MULTIPAGE) {
 		cases = fuzz_multipage_cases;
 		n = ARRAY_SIZE(fuzz_multipage_cases);
+	} else if (info->mode == FUZZ_PERSISTENT) {
+		cases = fuzz_persistent_cases;
+		n = ARRAY_SIZE(fuzz_persistent_cases);
 	}
 	if (info->mode != FUZZ_NODIX && (!info->interval || !info->tuple_size)) {
 		pr_info("fuzzfront: done cases=0 error=no-data-integrity vbd=%s\n",
 			info->vbd);
 		return;
+	}
+	if (info->mode == FUZZ_PERSISTENT) {
+		err = fuzz_pool_grant(info);
+		if (err) {
+			pr_info("fuzzfront: done cases=0 error=%d vbd=%s\n", err,
+				info->vbd);
+			return;
+		}
 	}
 	mutex_lock(&fuzz_lock);
 	for (i = 0; i < n; i++)
@@ -1115,6 +1507,50 @@ static void fuzz_work(struct work_struct *work)
 	mutex_unlock(&fuzz_lock);
 	pr_info("fuzzfront: done cases=%u leaked=%u vbd=%s\n", n, leaked,
 		info->vbd);
+}
+
+/*
+ * The frontend's nodes, in one transaction as xen-blkfront writes them
+ * (talk_to_blkback()), before the switch to Initialised: blkback reads
+ * them all when it connects the ring.
+ */
+static int fuzz_write_nodes(struct fuzz_info *info)
+{
+	const char *dir = info->dev->nodename;
+	struct xenbus_transaction xbt;
+	int err;
+
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err)
+		return err;
+	err = xenbus_printf(xbt, dir, "ring-ref", "%u", info->ring_ref);
+	if (!err)
+		err = xenbus_printf(xbt, dir, "event-channel", "%u",
+				    info->evtchn);
+	if (!err)
+		err = xenbus_printf(xbt, dir, "protocol", "%s",
+				    XEN_IO_PROTO_ABI_NATIVE);
+	/* The opt-in: a frontend that does not write it gets no pairs. */
+	if (!err && info->opted_in)
+		err = xenbus_printf(xbt, dir, "feature-data-integrity", "%u", 1);
+	/*
+	 * Persistent grants, and the PI pages granted for the connection
+	 * too: blkback may then keep the PI grants of pairs mapped.
+	 */
+	if (!err && info->persistent)
+		err = xenbus_printf(xbt, dir, "feature-persistent", "%u", 1);
+	if (!err && info->persistent)
+		err = xenbus_printf(xbt, dir, "feature-persistent-integrity",
+				    "%u", 1);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		return err;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+	return err;
 }
 
 static int fuzz_talk(struct fuzz_info *info)
@@ -1140,18 +1576,7 @@ static int fuzz_talk(struct fuzz_info *info)
 	}
 	info->irq = err;
 
-	err = xenbus_printf(XBT_NIL, dev->nodename, "ring-ref", "%u",
-			    info->ring_ref);
-	if (!err)
-		err = xenbus_printf(XBT_NIL, dev->nodename, "event-channel",
-				    "%u", info->evtchn);
-	if (!err)
-		err = xenbus_printf(XBT_NIL, dev->nodename, "protocol", "%s",
-				    XEN_IO_PROTO_ABI_NATIVE);
-	/* The opt-in: a frontend that does not write it gets no pairs. */
-	if (!err && info->opted_in)
-		err = xenbus_printf(XBT_NIL, dev->nodename,
-				    "feature-data-integrity", "%u", 1);
+	err = fuzz_write_nodes(info);
 	if (err)
 		return err;
 	return xenbus_switch_state(dev, XenbusStateInitialised);
@@ -1172,6 +1597,7 @@ static void fuzz_read_mode(struct fuzz_info *info)
 		kfree(mode);
 	}
 	info->opted_in = info->mode != FUZZ_NODIX;
+	info->persistent = info->mode == FUZZ_PERSISTENT;
 }
 
 static void fuzz_connected(struct fuzz_info *info)
@@ -1187,11 +1613,12 @@ static void fuzz_connected(struct fuzz_info *info)
 	if (info->interval && (!is_power_of_2(info->interval) ||
 			       info->interval < 512 || info->interval > XEN_PAGE_SIZE))
 		info->interval = 0;
-	pr_info("fuzzfront: connected feature=%u interval=%u tuple_size=%u max_indirect=%u sectors=%llu mode=%s opted_in=%d vbd=%s\n",
+	pr_info("fuzzfront: connected feature=%u interval=%u tuple_size=%u max_indirect=%u sectors=%llu mode=%s opted_in=%d persistent=%d backend_persistent=%u vbd=%s\n",
 		xenbus_read_unsigned(be, "feature-data-integrity", 0),
 		info->interval, info->tuple_size, info->max_indirect,
 		info->sectors, fuzz_modes[info->mode], info->opted_in,
-		info->vbd);
+		info->persistent,
+		xenbus_read_unsigned(be, "feature-persistent", 0), info->vbd);
 	/* Confirm the profile, as a frontend that registered it does. */
 	if (info->opted_in) {
 		char *format = xenbus_read(XBT_NIL, be, "data-integrity-format",
@@ -1230,6 +1657,7 @@ static void fuzz_backend_changed(struct xenbus_device *dev,
 		break;
 	case XenbusStateClosing:
 		flush_work(&info->work);
+		fuzz_pool_free(info);
 		xenbus_frontend_closed(dev);
 		break;
 	default:
@@ -1257,6 +1685,7 @@ static void fuzz_remove(struct xenbus_device *dev)
 	struct fuzz_info *info = dev_get_drvdata(&dev->dev);
 
 	flush_work(&info->work);
+	fuzz_pool_free(info);
 	if (info->irq > 0)
 		unbind_from_irqhandler(info->irq, info);
 	if (info->ring.sring)

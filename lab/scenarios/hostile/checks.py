@@ -122,6 +122,41 @@ NVME_REFUSED_THE_BAD_PAGE = (
     "and blkback counted it (dix_err == 1)")
 NVME_READ_PAIR_AFTERWARDS = "nvme: a 4 KiB READ pair afterwards gets BLKIF_RSP_OKAY on both slots"
 
+# -- xvde: persistent grants and persistent PI grants (dom0.py's PERSISTENT) --
+PERSISTENT_NEGOTIATED = (
+    "persistent: on xvde fuzzfront wrote feature-persistent = 1 and "
+    "feature-persistent-integrity = 1, and blkback connected it with persistent grants and DIX")
+PERSISTENT_WRITE_OK = (
+    "persistent: a well-formed WRITE pair from the connection's pages gets BLKIF_RSP_OKAY "
+    "on both slots")
+PERSISTENT_PI_IS_DATA = (
+    "persistent: a READ pair whose PI grant is its own data grant gets BLKIF_RSP_OKAY on "
+    "both slots (mapped once more, not refused), the PI written over the start of the data")
+PERSISTENT_PI_SHARED_IN_FLIGHT = (
+    "persistent: two READ pairs pushed together with the same PI grant each get "
+    "BLKIF_RSP_OKAY on both slots, with their data and the PI")
+PERSISTENT_PI_READ_ONLY = (
+    "persistent: a WRITE pair whose PI page is granted read-only gets BLKIF_RSP_ERROR on "
+    "both slots (persistent PI grants are mapped writable) and leaves it unmapped")
+PERSISTENT_PI_REVOKED = (
+    "persistent: the frontend cannot end a PI grant that blkback keeps, and a WRITE pair "
+    "naming it after the frontend gave it up still gets BLKIF_RSP_OKAY on both slots")
+PERSISTENT_PI_REUSED = (
+    "persistent: WRITE pairs and their read-backs naming the same PI grants round after "
+    "round get BLKIF_RSP_OKAY on both slots and return their data and PI")
+PERSISTENT_PI_KEPT_MAPPED = (
+    "persistent: once its pairs were answered, blkback still maps every PI grant and every "
+    "data grant of the connection (the frontend can end none)")
+PERSISTENT_GRANTS_COUNTED_AT_DISCONNECT = (
+    "persistent: at disconnect blkback's log_stats counts exactly the connection's data "
+    "and PI pages and the given-up PI page as persistent grants")
+PERSISTENT_ONLY_READ_ONLY_REJECTED = (
+    "persistent: blkback refused only the pair with the read-only PI grant and took every "
+    "other pair to the disk (dix_rejected == 1, dix_err == 0, dix_req counts the others)")
+PERSISTENT_GRANT_IN_USE_ALERTS = (
+    "persistent: a grant named while it is in use shows in dom0's log only as blkback's "
+    "rate-limited alerts, one pair of them for each pair mapped twice")
+
 # -- Nothing leaks ------------------------------------------------------------
 NO_GRANT_LEAKED = (
     "every grant of every case could be ended once its responses were in (leaked=0)")
