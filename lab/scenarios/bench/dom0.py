@@ -24,7 +24,7 @@ only = [c for c in lab.param("configs").split(",") if c]  # --set configs=defaul
 # --set profile=4k-randwrite-qd32,1m-write: dom0's kernel stacks sampled
 # during the first repetition of these workloads, on both sides.
 PROFILE = [w for w in lab.param("profile").split(",") if w]
-profiles: list[dict] = []
+stack_samples: list[dict] = []
 if only:
     configs = tuple(c for c in configs if c.name in only)
 s.fact("bench_plan", {"smoke": smoke, "reps": reps, "runtime_s": runtime,
@@ -141,7 +141,7 @@ class Bench:
         rec = self.command(f"run {vdev} " + " ".join(WORKLOADS[workload].fio_args(runtime)))
         after = probe.snapshot(self.domid, handle, vdev) if probe else None
         if sampled:
-            profiles.append({"config": self.config.name, "kind": kind, "workload": workload,
+            stack_samples.append({"config": self.config.name, "kind": kind, "workload": workload,
                              "dix": vdev in DIX_VDEVS, **probe.stop_profile()})
         out = {"config": self.config.name, "config_params": dict(self.config.front_params,
                                                                    vcpus=self.config.vcpus,
@@ -230,7 +230,7 @@ versions["fio"] = tools.get("fio", "?")
 s.fact("bench_versions", versions)
 s.fact("negotiated", negotiated)
 s.fact("bench_runs", runs)
-s.fact("bench_profiles", profiles)
+s.fact("bench_profiles", stack_samples)
 (lab.OUT / "bench-runs.json").write_text(json.dumps(runs, indent=1))
 
 s.check(C.DOMU_IS_UP, up_ok and len(negotiated) == len(configs), negotiated=negotiated)
