@@ -46,10 +46,10 @@ def test_dom0_counts_pairs_slots_and_pi_of_every_run(bench):
 def test_the_report_renders_the_smoke_run(bench, tmp_path):
     from bench import report
 
-    summary = bench.artifacts.parent / "summary.json" if hasattr(bench.artifacts, "parent") else None
-    assert summary is not None and summary.exists()
-    out = report.write(summary, tmp_path)
-    assert (tmp_path / "results.md").exists() and (tmp_path / "results.json").exists()
+    summary = report.load(bench.artifacts.parent / "summary.json")
+    text = report.write(summary, tmp_path)
+    assert "## Config `default`" in text and "4k-randwrite-qd32" in text
+    assert (tmp_path / "results.json").exists() and (tmp_path / "ratios.png").exists()
 
 
 def test_the_domus_and_dom0_stay_clean(bench):
