@@ -39,14 +39,26 @@ def bars(groups: list[dict[str, Any]], workloads: list[str],
     return xs, heights, [below, above]
 
 
+CAP = 2.0  # the top of the scale: a wilder max is drawn to the edge and written out
+
+
 def y_range(groups: list[dict[str, Any]]) -> tuple[float, float]:
     """From a little below the lowest bar or target (0.8 at the most, a
-    tenth at a time) to a little above the highest bar or 1.0: the ratios
-    live near 1, where a scale from 0 would hide them."""
+    tenth at a time) to a little above the highest bar or 1.0, at most
+    CAP: the ratios live near 1, where a scale from 0 would hide them and
+    one noisy repetition should not squash the rest."""
     measured = [g["iops_ratio"] for g in groups if g["iops_ratio"]]
     low = min([0.85] + [s["min"] for s in measured])
-    high = max([1.05] + [s["max"] for s in measured])
+    high = min(CAP, max([1.05] + [s["max"] for s in measured]))
     return high + 0.02, max(0.0, math.floor((low - 0.05) * 10) / 10)
+
+
+def clipped(groups: list[dict[str, Any]], workloads: list[str], kind: str,
+            top: float) -> list[tuple[int, float]]:
+    """(x, max) of the bars whose max is above the scale."""
+    return [(workloads.index(g["workload"]), g["iops_ratio"]["max"]) for g in groups
+            if g["kind"] == kind and g["iops_ratio"] and g["iops_ratio"]["max"] > top
+            and g["workload"] in workloads]
 
 
 def write(bench: Bench, summary: dict[str, Any], path: Path) -> None:
@@ -74,6 +86,9 @@ def write(bench: Bench, summary: dict[str, Any], path: Path) -> None:
             offset = (i - (len(kinds) - 1) / 2) * width
             ax.bar([x + offset for x in xs], heights, width, yerr=err, capsize=3,
                    color=COLOURS[i % len(COLOURS)], label=kind)
+            for x, high in clipped(mine, workloads, kind, top):
+                ax.annotate(f"max {high:.2f}", (x + offset, top), xytext=(0, -10),
+                            textcoords="offset points", ha="center", fontsize=6)
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="1.0")
         for t, colour in zip(RATIO_TARGETS, TARGET_COLOURS):
             ax.axhline(t.threshold, color=colour, linestyle=":", linewidth=1.2,

@@ -107,7 +107,9 @@ def from_summary(data: Any, where: str = "summary") -> Bench:
         raise BenchError(f"{where}: no facts['bench_runs'] (not a summary of the bench scenario)")
     for i, run in enumerate(runs):
         check_run(run, f"{where}: bench_runs[{i}]")
-    versions = facts.get("bench_versions") or {}
+    versions = dict(facts.get("bench_versions") or {})
+    if data.get("qemu") and versions.get("qemu") in (None, "?", "QEMU"):
+        versions["qemu"] = data["qemu"]  # the host's emulator, which dom0 cannot name
     disks = facts.get("bench_disks") or {}
     series = str(data.get("series") or versions.get("series") or "unknown")
     profiles = [p for p in facts.get("bench_profiles") or [] if isinstance(p, dict)]

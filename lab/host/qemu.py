@@ -139,6 +139,16 @@ def serial_tail(log: Path, lines: int = 60) -> str:
     return "\n".join(text.replace("\r", "").splitlines()[-lines:])
 
 
+def version() -> str:
+    """The emulator's version line ("QEMU emulator version 7.2.x ...")."""
+    try:
+        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out.splitlines()[0].strip() if out else "?"
+
+
 def run(machine: Machine, timeout: float) -> float:
     """Boot the machine and wait until it powers off; return the seconds
     it ran.  Raises LabTimeout (with the serial log's tail) past

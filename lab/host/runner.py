@@ -147,6 +147,7 @@ def run(name: str, series: str | None = None, artifacts: Path | None = None,
     res = LabResult(name, series, target.abi, data["facts"], data["checks"], results, timings)
     (out / "summary.json").write_text(json.dumps(
         {"scenario": name, "series": series, "abi": res.abi, "params": dict(params or {}),
+         "qemu": qemu.version(),
          "timings": timings,
          "facts": res.facts, "checks": res.checks}, indent=2, default=str))
     return res
