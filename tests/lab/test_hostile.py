@@ -173,7 +173,7 @@ class TestNvme:
 class TestPersistentPiGrants:
     """On xvde fuzzfront writes feature-persistent and
     feature-persistent-integrity, so that blkback keeps the PI grants of
-    pairs mapped with its persistent grants (patch 0014), and sends what a
+    pairs mapped with its persistent grants (patch 0015), and sends what a
     hostile frontend can do with them."""
 
     def test_the_vbd_uses_persistent_grants_and_dix(self, hostile):
