@@ -106,10 +106,15 @@ class Probe:
         """The counters now; clears the in-flight maxima of the vbd."""
         vbd = {"requests": 0, "pairs": 0, "sectors": 0, "pair_sectors": 0,
                "max_inflight": 0, "max_inflight_pairs": 0}
-        for k, v in self.bpf["vbds"].items():
+        table = self.bpf["vbds"]
+        for k, v in table.items():
             if k.domid == domid and k.handle == handle:
                 for f in ("requests", "pairs", "sectors", "pair_sectors"):
                     vbd[f] = getattr(v, f)
+                # Between runs the vbd is idle: start the next run's
+                # in-flight count from 0, whatever an earlier one left.
+                v.inflight = v.inflight_pairs = 0
+                table[k] = v
         maxima = self.bpf["maxima"]
         for k, v in maxima.items():
             if k.domid == domid and k.handle == handle:
