@@ -2,6 +2,7 @@
 off, interleaved and repeated; dom0 counts what each run cost it.  The
 host's `python -m bench report` turns the runs into the table."""
 
+import dataclasses
 import json
 import sys
 import time
@@ -27,6 +28,12 @@ PROFILE = [w for w in lab.param("profile").split(",") if w]
 stack_samples: list[dict] = []
 if only:
     configs = tuple(c for c in configs if c.name in only)
+# --set workloads=4k-randwrite-qd32,1m-write: only these, in every configuration.
+wanted = [w for w in lab.param("workloads").split(",") if w]
+if wanted:
+    configs = tuple(dataclasses.replace(c, workloads=tuple(w for w in c.workloads if w in wanted))
+                    for c in configs)
+    configs = tuple(c for c in configs if c.workloads)
 s.fact("bench_plan", {"smoke": smoke, "reps": reps, "runtime_s": runtime,
                       "configs": [c.name for c in configs]})
 
