@@ -137,7 +137,7 @@ def pair_ok(r: dict, status: int, op: int, pair_id: int) -> bool:
             and answered(r) == [(status, FLAG | op, pair_id), (status, INTEGRITY, pair_id)])
 
 
-def read_back(r: dict) -> bool:
+def data_and_pi_match(r: dict) -> bool:
     return r.get("data_match") == 1 and r.get("pi_match") == 1
 
 
@@ -366,7 +366,7 @@ s.check(C.PERSISTENT_WRITE_OK, pair_ok(r, OKAY, WRITE, P_ID["persistent_write_ok
 # copied into the granted page after the data (xen_blkbk_dix_complete()).
 r = persistent.get("persistent_pi_is_data", {})
 s.check(C.PERSISTENT_PI_IS_DATA,
-        pair_ok(r, OKAY, READ, P_ID["persistent_pi_is_data"]) and read_back(r), case=r)
+        pair_ok(r, OKAY, READ, P_ID["persistent_pi_is_data"]) and data_and_pi_match(r), case=r)
 # The same for two pairs in flight: whichever completes first, each gets
 # its own answer (two responses pushed together) and the same PI.
 r = persistent.get("persistent_pi_shared", {})
@@ -375,7 +375,7 @@ want = [((OKAY, FLAG | READ, i), (OKAY, INTEGRITY, i))
         for i in (P_ID["persistent_pi_shared"], P_ID["persistent_pi_shared"] + P_SECOND_ID)]
 s.check(C.PERSISTENT_PI_SHARED_IN_FLIGHT,
         r.get("slots") == r.get("responses") == 4
-        and sorted(zip(got[::2], got[1::2])) == sorted(want) and read_back(r),
+        and sorted(zip(got[::2], got[1::2])) == sorted(want) and data_and_pi_match(r),
         case=r, want=want)
 # With persistent PI grants xen_blkbk_map() maps them writable whatever the
 # operation: a read-only grant does not map, "bad-grant".
@@ -395,7 +395,7 @@ reuse = {}
 for k in range(P_ROUNDS):
     for op, name in ((WRITE, f"persistent_reuse_write_{k}"), (READ, f"persistent_reuse_read_{k}")):
         r = persistent.get(name, {})
-        reuse[name] = {"ok": pair_ok(r, OKAY, op, P_ID[name]) and (op == WRITE or read_back(r)),
+        reuse[name] = {"ok": pair_ok(r, OKAY, op, P_ID[name]) and (op == WRITE or data_and_pi_match(r)),
                        "case": r}
 s.check(C.PERSISTENT_PI_REUSED,
         len(reuse) == 2 * P_ROUNDS and all(v["ok"] for v in reuse.values()), rounds=reuse)
