@@ -85,21 +85,20 @@ def source_lists(dest: Path) -> Path:
     host's, as ``deb-src``: apt then fetches and checks a source package
     (Release signature, Sources index, the .dsc's checksums) without the
     host needing deb-src lines."""
+    def deb_src(lines: list[str]) -> str:  # one-line style: "deb URI ..." -> "deb-src URI ..."
+        return "".join("deb-src" + l.strip()[3:] + "\n" for l in lines if l.strip().startswith("deb "))
+
     parts = dest / "sources.list.d"
     parts.mkdir(parents=True, exist_ok=True)
     main = Path("/etc/apt/sources.list")
-    lines = main.read_text().splitlines() if main.exists() else []
-    (parts / "host.list").write_text("".join(
-        "deb-src" + l.strip()[3:] + "\n" for l in lines if l.strip().startswith("deb ")))
+    (parts / "host.list").write_text(deb_src(main.read_text().splitlines() if main.exists() else []))
     for f in sorted(Path("/etc/apt/sources.list.d").glob("*")):
-        if f.suffix == ".sources":
+        if f.suffix == ".sources":  # deb822 style
             text = "\n".join("Types: deb-src" if l.startswith("Types:") else l
                              for l in f.read_text().splitlines())
             (parts / f.name).write_text(text + "\n")
         elif f.suffix == ".list":
-            (parts / f.name).write_text("".join(
-                "deb-src" + l.strip()[3:] + "\n" for l in f.read_text().splitlines()
-                if l.strip().startswith("deb ")))
+            (parts / f.name).write_text(deb_src(f.read_text().splitlines()))
     (dest / "sources.list").write_text("")
     lists = dest / "lists" / "partial"
     lists.mkdir(parents=True, exist_ok=True)
