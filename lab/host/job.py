@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from . import debian, fio, images
+from . import series as kseries
 from .cache import cache_root, key
 from .errors import ConfigError
+from .kmod import FLAVOURS as KMOD_FLAVOURS
 from .kmod import ModuleBuild, build_fuzzfront, modinfo
+from .kmod import build as kmod_build
 
 LAB = Path(__file__).resolve().parents[1]
 DOM0 = LAB / "dom0"  # what runs in dom0: its init, labguest, the hotplug script
@@ -69,6 +72,9 @@ class Scenario:
     nvme: tuple[NvmeSpec, ...] = field(default_factory=tuple)
     domu_tools: tuple[str, ...] = ()
     full_timeout: int = 0  # the bound with ``--set full=1`` (a long run outside CI)
+    # Also a domU kernel of another series, with its own blkfront builds
+    # (``other_series_domu = true``): dom0 finds them in domu-other/.
+    other_series_domu: bool = False
 
     @classmethod
     def load(cls, name: str) -> "Scenario":
@@ -87,7 +93,8 @@ class Scenario:
                    str(meta.get("backend", "patched")), bool(meta.get("udev", False)),
                    str(meta.get("description", "")).strip(),
                    tuple(NvmeSpec.parse(i, e) for i, e in enumerate(meta.get("nvme", []))),
-                   tools, int(meta.get("full_timeout", 0)))
+                   tools, int(meta.get("full_timeout", 0)),
+                   bool(meta.get("other_series_domu", False)))
 
     def bound(self, params: dict[str, str] | None = None) -> int:
         """The scenario's bound for a run with ``params``."""
@@ -204,6 +211,26 @@ def job_description(scenario: Scenario, series: str, abi: str,
     }
 
 
+def other_series(series: str) -> str:
+    """The series a mixed-kernel domU runs beside ``series``' dom0: the
+    newest other one."""
+    others = [n for n in kseries.names() if n != series]
+    if not others:
+        raise ConfigError(f"no series other than {series} for a mixed-kernel domU")
+    return others[-1]
+
+
+def other_domu(workdir: Path, scenario: Scenario, series: str) -> tuple[str, str, Path, Path]:
+    """The other series' domU kernel and initramfs (its own blkfront
+    builds): (series, abi, vmlinuz, initrd)."""
+    other = other_series(series)
+    kseries.load(other)
+    abi = debian.kernel_abi(other)
+    builds = {f: kmod_build(other, f, abi) for f in KMOD_FLAVOURS}
+    initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-other-initrd.gz")
+    return other, abi, debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}", initrd
+
+
 def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
              builds: dict[str, ModuleBuild], repo: Path, patch_dir: Path | None = None,
              params: dict[str, str] | None = None) -> Path:
@@ -212,6 +239,9 @@ def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
     fuzzfront = build_fuzzfront(series, abi, patch_dir)
     initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz", fuzzfront)
     desc = job_description(scenario, series, abi, builds, params)
+    other = other_domu(workdir, scenario, series) if scenario.other_series_domu else None
+    if other:
+        desc["other_series"] = {"series": other[0], "abi": other[1]}
     path = workdir / "job.tar"
     with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
         data = json.dumps(desc, indent=2).encode()
@@ -225,6 +255,9 @@ def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
             tar.add(b.blkfront, f"modules/{flavour}/xen-blkfront.ko")
         tar.add(tree / "boot" / f"vmlinuz-{abi}", "domu/vmlinuz")
         tar.add(initrd, "domu/initrd.gz")
+        if other:
+            tar.add(other[2], "domu-other/vmlinuz")
+            tar.add(other[3], "domu-other/initrd.gz")
         ctl = repo / "ctl"
         if ctl.is_dir():
             tar.add(ctl, "ctl", filter=no_pycache)

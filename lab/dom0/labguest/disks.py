@@ -131,6 +131,28 @@ def dm_linear(name: str, dev: str, offset_mib: int, size_mib: int) -> str:
     return found[0]
 
 
+def dm_retarget(name: str, dev: str, offset_mib: int, size_mib: int) -> None:
+    """Move a device-mapper linear volume onto [offset_mib, +size_mib) of
+    ``dev`` while it stays open (dmsetup reload, then resume: dm suspends
+    the volume, swaps the table and resumes it).  The volume takes the
+    integrity profile of its new disk, or none."""
+    table = f"0 {size_mib * 2048} linear {dev} {offset_mib * 2048}"
+    sh("dmsetup", "reload", name, "--table", table, timeout=60)
+    sh("dmsetup", "resume", name, "--noudevsync", timeout=60)
+
+
+def plain_disk(size_mib: int, name: str = "plain") -> str:
+    """A loop device over a file in /run: a disk without integrity."""
+    image = Path("/run") / f"{name}.img"
+    with open(image, "wb") as f:
+        f.truncate(size_mib * 1048576)
+    return sh("losetup", "--find", "--show", str(image), timeout=30).stdout.strip()
+
+
+def remove_plain_disk(dev: str) -> None:
+    sh("losetup", "--detach", dev, check=False, timeout=30)
+
+
 def dm_remove(name: str) -> None:
     sh("dmsetup", "remove", "--noudevsync", name, check=False, timeout=60)
 

@@ -91,12 +91,17 @@ def lean_disk(dev: str, vdev: str) -> str:
 
 
 def domu_config(name: str, disks: list[str], script: str, frontend: str, memory: int,
-                front_params: dict[str, Any] | None = None, vcpus: int = 1) -> Path:
+                front_params: dict[str, Any] | None = None, vcpus: int = 1,
+                kernel: str = "domu") -> Path:
+    """``kernel``: ``domu`` (dom0's series) or ``domu-other`` (the other
+    series, for a scenario with ``other_series_domu``)."""
+    if kernel not in ("domu", "domu-other"):
+        raise ValueError(f"kernel is domu or domu-other, not {kernel!r}")
     cfg = Path("/run") / f"{name}.cfg"
     disk_list = ", ".join(json.dumps(d) for d in disks)
     cfg.write_text(
         f'name = "{name}"\ntype = "pv"\n'
-        f'kernel = "{LAB}/domu/vmlinuz"\nramdisk = "{LAB}/domu/initrd.gz"\n'
+        f'kernel = "{LAB}/{kernel}/vmlinuz"\nramdisk = "{LAB}/{kernel}/initrd.gz"\n'
         f'extra = "console=hvc0 loglevel=4 lab.script={script} lab.front={frontend}'
         f'{front_params_arg(front_params)}"\n'
         f"memory = {memory}\nvcpus = {vcpus}\nvif = []\ndisk = [ {disk_list} ]\n"
@@ -111,17 +116,39 @@ class Domu:
 
     def __init__(self, name: str, disks: list[str], script: str, frontend: str = "patched",
                  memory: int = 256, front_params: dict[str, Any] | None = None,
-                 vcpus: int = 1) -> None:
+                 vcpus: int = 1, kernel: str = "domu") -> None:
         self.run = DomuRun(name)
         self.name = name
         self.log = CONSOLE_LOGS / f"guest-{name}.log"
-        self.cfg = domu_config(name, disks, script, frontend, memory, front_params, vcpus)
+        self.cfg = domu_config(name, disks, script, frontend, memory, front_params, vcpus, kernel)
         self.started = 0.0
+
+    def console_logs(self) -> list[Path]:
+        """Every console log of this domU, oldest first: those of earlier
+        lives (:meth:`new_life`), the incoming domain's of a migration
+        (xenconsoled names it before xl renames the domain), the current."""
+        old = sorted(CONSOLE_LOGS.glob(f"guest-{self.name}.log.*"),
+                     key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+        return [*old, CONSOLE_LOGS / f"guest-{self.name}--incoming.log", self.log]
+
+    def console_text(self) -> str:
+        return "\n".join(read(p) for p in self.console_logs() if p.exists())
+
+    def new_life(self) -> None:
+        """Before a save or a migration: keep the console log so far under
+        its own name, so that the next domain's log starts a new file."""
+        lives = len(self.console_logs()) - 1
+        if self.log.exists():
+            self.log.rename(self.log.with_name(f"{self.log.name}.{lives}"))
+        incoming = CONSOLE_LOGS / f"guest-{self.name}--incoming.log"
+        if incoming.exists():
+            incoming.rename(self.log.with_name(f"{self.log.name}.{lives + 1}"))
 
     def start(self, paused: bool = False) -> bool:
         """Create the domU; ``paused`` leaves it paused (its frontends not
         yet connected) until :meth:`unpause`."""
-        self.log.unlink(missing_ok=True)
+        for log in self.console_logs():
+            log.unlink(missing_ok=True)
         self.started = time.monotonic()
         created = sh(XL, "create", *(["-p"] if paused else []), str(self.cfg),
                      check=False, timeout=120)
@@ -147,7 +174,7 @@ class Domu:
 
     def records_so_far(self) -> list[dict[str, Any]]:
         partial = DomuRun(self.name)
-        parse_console(read(self.log), partial)
+        parse_console(self.console_text(), partial)
         return partial.records
 
     def wait_record(self, name: str, timeout: float = 120, **match: Any) -> dict[str, Any] | None:
@@ -176,7 +203,7 @@ class Domu:
             sh(XL, "destroy", self.name, check=False, timeout=60)
         run.seconds = round(time.monotonic() - self.started, 1)
         time.sleep(0.5)  # let xenconsoled drain the last lines
-        text = read(self.log)
+        text = self.console_text()
         (OUT / f"domu-{self.name}-console.log").write_text(text)
         parse_console(text, run)
         return run

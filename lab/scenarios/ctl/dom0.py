@@ -17,23 +17,7 @@ POLICY = Path("/etc/xendix/policy.toml")
 UDEV_LOG = "/run/xendix-udev.log"
 
 
-def xendix(*args: str, env: dict | None = None, nobody: bool = False,
-           timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run ``python3 -m xendix ARGS`` in dom0 (as nobody with ``nobody``)."""
-    argv = ["python3", "-m", "xendix", *args]
-    if nobody:
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
-    full_env = {**os.environ, **(env or {})}
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=full_env,
-                              cwd="/")
-    except subprocess.TimeoutExpired as e:
-        return subprocess.CompletedProcess(argv, -1, e.stdout or "", f"timeout after {timeout}s")
-
-
-def summary(p: subprocess.CompletedProcess) -> dict:
-    return {"argv": p.args[-6:], "rc": p.returncode, "stdout": p.stdout[-3000:],
-            "stderr": p.stderr[-2000:]}
+xendix, summary = lab.xendix, lab.summary
 
 
 def status_json(*args: str) -> list[dict]:

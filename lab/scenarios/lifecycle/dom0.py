@@ -1,0 +1,364 @@
+"""DIX through a guest's life, in one boot: a domU with 2 queues and a
+4-page ring is saved and restored (onto DIX, onto a stock blkback, onto
+DIX again) and migrated to this host with I/O running, re-binds its vbd,
+has DIX switched off and on by ``xendix --now``, and sees its volume lose
+its profile and move onto a disk of another profile.  Then a domU on the
+other series' kernel does the dix scenario's I/O against this dom0.
+
+xvdb is a device-mapper linear volume, so that dom0 can move it from one
+disk to another under the connected vbd: first the NVMe namespace with PI
+type 1 and 512-byte blocks, then a plain loop disk, then the namespace
+with type 3 and 4096-byte blocks.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import checks as C
+import labguest as lab
+from rings import RingProbe
+
+EILSEQ, EIO = 84, 5
+NAME, MIXED = "lc", "mx"
+VOL, VOL_MIB = "lc-vol", 64
+RING_PAGES = 4
+FRONT = {"max_ring_page_order": 2, "max_queues": 2}
+SAVE = Path("/run/lc.save")
+XVDB = lab.XVDB
+SCENARIO_END = time.monotonic() + lab.job()["timeout"] - 90
+
+s = lab.Scenario()
+type1, type3 = lab.nvme("dix0"), lab.nvme("dix1")
+plain = lab.plain_disk(VOL_MIB)
+vol = lab.dm_linear(VOL, type1, 0, VOL_MIB)
+box = lab.mailbox()
+s.fact("disks", {"type1": type1, "type3": type3, "plain": plain, "volume": vol,
+                 "volume_profile": lab.integrity(vol)})
+# Loaded before the domU connects: a ring's slots are counted from 0.
+probe = RingProbe(XVDB, vol, RING_PAGES)
+domu = lab.Domu(NAME, [lab.lean_disk(vol, "xvdb"), lab.lean_disk(box, "xvdc")],
+                "domu-lifecycle.sh", memory=192, front_params=FRONT, vcpus=2)
+
+
+def left(timeout: float) -> float:
+    return max(1.0, min(timeout, SCENARIO_END - time.monotonic()))
+
+
+def ready(phase: str, timeout: float = 240) -> bool:
+    """Until the domU says it is ready for ``phase``."""
+    got = domu.wait_record("ready", left(timeout), phase=phase) is not None
+    if not got:
+        s.fact(f"not_ready_for_{phase}", {"dom0_problems": lab.dom0_kernel_problems()[:5]})
+    return got
+
+
+def state(phase: str, timeout: float = 240) -> dict:
+    """The domU's state record at the end of ``phase`` ({} if none came)."""
+    return s.fact(f"state_{phase}",
+                  domu.wait_record("state", left(timeout), phase=phase) or {})
+
+
+def blkback(phase: str, devid: int = XVDB) -> dict:
+    try:
+        return s.fact(f"blkback_{phase}", lab.blkback_stats(domu.domid, devid))
+    except (RuntimeError, ValueError):
+        return s.fact(f"blkback_{phase}", {})
+
+
+def only_pairs(stats: dict) -> bool:
+    """blkback served every read and write of this connection as a pair."""
+    return (stats.get("dix_req", 0) > 0 and stats.get("dix_unprotected") == 0
+            and stats.get("dix_req") == stats.get("rd_req", 0) + stats.get("wr_req", 0))
+
+
+def xl(*args: str, timeout: float = 300) -> dict:
+    t0 = time.monotonic()
+    p = lab.sh(lab.XL, *args, check=False, timeout=left(timeout))
+    return {"argv": ["xl", *args], "rc": p.returncode, "seconds": round(time.monotonic() - t0, 1),
+            "stderr": p.stderr.strip()[-1500:]}
+
+
+def verdict_of(status_json: str) -> str | None:
+    """xvdb's verdict in ``xendix status --json``."""
+    try:
+        rows = json.loads(status_json)["vbds"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return next((r.get("verdict") for r in rows if r.get("devid") == XVDB), None)
+
+
+def in_flight(timeout: float = 10) -> int:
+    """Wait, bounded, until the probe sees pairs of the domU in flight in
+    dom0; how many (0 if never)."""
+    seen = [0]
+
+    def busy() -> bool:
+        seen[0] = sum(r["inflight_pairs"] for r in probe.rings(domu.domid)) if probe else 0
+        return seen[0] > 0
+
+    lab.wait_until(busy, timeout, interval=0.05)
+    return seen[0]
+
+
+def relive(step: str, phase: str, how) -> dict:
+    """One save/restore or migration with the domU's I/O running: ``how``
+    does it; then tell the domU to finish and check what it saw."""
+    if not ready(f"{phase}-running"):
+        return {}
+    time.sleep(1)  # into the loop
+    flying = in_flight() if probe else -1
+    s.check(C.io_was_in_flight(step), flying > 0 or probe is None, pairs_in_flight=flying)
+    domu.new_life()
+    runs = how()
+    s.fact(f"{phase}_commands", runs)
+    s.check(C.step_succeeded(step), all(r["rc"] == 0 for r in runs), commands=runs)
+    lab.signal(box, phase)
+    st = state(phase)
+    recs = [r for r in domu.records_so_far() if r.get("phase") == phase]
+    chunks = [r for r in recs if r.get("record") == "busy"]
+    again = [r for r in recs if r.get("record") == "busy_again"]
+    s.fact(f"{phase}_io", {"chunks": len(chunks), "failed": [r for r in chunks if not r["ok"]][:4],
+                           "again": len(again), "again_failed": [r for r in again if not r["ok"]][:4]})
+    s.check(C.no_io_lost(step), len(chunks) >= 4 and all(r["ok"] for r in chunks)
+            and again and all(r["ok"] for r in again),
+            chunks=len(chunks), failed=[r for r in chunks if not r["ok"]][:4],
+            again_failed=[r for r in again if not r["ok"]][:4])
+    return st
+
+
+# -- 1. Connect: 2 queues, a 4-page ring; pairs on both, across the wrap ------
+started = domu.start()
+nodes = {}
+if started and ready("rings"):
+    fe = domu.frontend()
+    nodes = s.fact("ring_nodes", {k: lab.xs_read(f"{fe}/{k}") for k in
+                                  ("multi-queue-num-queues", "ring-page-order",
+                                   "feature-data-integrity", "data-integrity-format")})
+    nodes["feature-flush-cache"] = lab.xs_read(f"{domu.backend()}/feature-flush-cache")
+    lab.signal(box, "rings")
+connect = s.fact("state_connect", (domu.wait_record("state", 5, phase="connect") or {}))
+s.check(C.XVDB_HAS_THE_VOLUMES_PROFILE,
+        (connect.get("format"), str(connect.get("interval"))) == ("T10-DIF-TYPE1-CRC", "512"),
+        domu=connect)
+st = state("rings", 300)
+s.check(C.TWO_QUEUES_AND_A_4_PAGE_RING,
+        nodes.get("multi-queue-num-queues") == "2" and nodes.get("ring-page-order") == "2"
+        and st.get("queues") == 2, nodes=nodes, domu=st)
+rings = s.fact("rings", probe.rings(domu.domid) if started else [])
+ring_io = [r for r in domu.records_so_far() if r.get("record") == "ring_io"]
+s.check(C.RING_IO_VERIFIED, len(ring_io) == 24 and all(r["ok"] for r in ring_io),
+        failed=[r for r in ring_io if not r["ok"]][:4], count=len(ring_io))
+s.check(C.PAIRS_ON_EVERY_QUEUE,
+        len(rings) == 2 and all(r["pairs"] > 0 and r["max_inflight_pairs"] >= 4 for r in rings),
+        rings=rings)
+s.check(C.PAIRS_CROSSED_THE_WRAP, len(rings) == 2 and all(r["wraps"] > 0 for r in rings),
+        rings=rings, flush=nodes.get("feature-flush-cache"))
+first = blkback("rings")
+s.check(C.RINGS_ONLY_PAIRS, only_pairs(first), blkback=first)
+
+# -- 2-4. Save and restore: onto DIX, onto stock blkback, onto DIX again -------
+def save_restore(flavour: str | None = None):
+    def how() -> list[dict]:
+        runs = [xl("save", NAME, str(SAVE))]
+        if flavour:
+            lab.load_backend(flavour)
+            runs.append({"argv": ["load_backend", flavour], "rc": 0})
+        runs.append(xl("restore", str(SAVE)))
+        SAVE.unlink(missing_ok=True)
+        return runs
+    return how
+
+
+st = relive(C.SAVE_RESTORE_DIX, "restored-dix", save_restore())
+back = blkback("restored-dix")
+s.check(C.profile_in_use(C.SAVE_RESTORE_DIX),
+        st.get("format") == "T10-DIF-TYPE1-CRC" and st.get("read_verify") == 1
+        and st.get("write_generate") == 1 and st.get("dix_unprotected") == 0
+        and only_pairs(back), domu=st, blkback=back)
+
+# The stock blkback has no tracepoints: the probe lets go of ours first.
+probe.bpf.cleanup()
+probe = None
+st = relive(C.SAVE_RESTORE_STOCK, "restored-stock", save_restore("stock"))
+back = blkback("restored-stock")
+status = lab.xendix("status", "--json", NAME, "xvdb")
+s.fact("status_on_stock", lab.summary(status))
+s.check(C.STOCK_STATUS_IS_NOT_PROTECTED,
+        status.returncode == 0 and verdict_of(status.stdout) not in ("protected", None),
+        verdict=verdict_of(status.stdout), status=lab.summary(status))
+stock_state = st
+stock_back = back
+
+st = relive(C.SAVE_RESTORE_BACK, "restored-back", save_restore("patched"))
+back = blkback("restored-back")
+s.check(C.profile_in_use(C.SAVE_RESTORE_BACK),
+        st.get("format") == "T10-DIF-TYPE1-CRC" and st.get("read_verify") == 1
+        and st.get("write_generate") == 1 and only_pairs(back), domu=st, blkback=back)
+
+# -- 5. Live migration to this host ---------------------------------------------
+st = relive(C.MIGRATE, "migrated",
+            lambda: [xl("migrate", "-s", "", NAME, "xl migrate-receive", timeout=400)])
+back = blkback("migrated")
+s.check(C.profile_in_use(C.MIGRATE),
+        st.get("format") == "T10-DIF-TYPE1-CRC" and st.get("read_verify") == 1
+        and st.get("write_generate") == 1 and only_pairs(back), domu=st, blkback=back)
+
+# -- 6. The guest re-binds its vbd --------------------------------------------
+if ready("rebind"):
+    lab.signal(box, "rebind")
+st = state("rebind")
+back = blkback("rebind")
+recs = [r for r in domu.records_so_far() if r.get("record") in ("before_rebind", "after_rebind")]
+s.check(C.REBIND_SAME_PROFILE,
+        st.get("format") == "T10-DIF-TYPE1-CRC" and len(recs) == 4 and all(r["ok"] for r in recs)
+        and only_pairs(back), domu=st, io=recs, blkback=back)
+
+# -- 7-8. xendix disable --now, enable --now -------------------------------------
+verdicts: dict = {}
+for phase, verb, want in (("disabled", "disable", "off"), ("enabled", "enable", "protected")):
+    if not ready(phase):
+        break
+    run = lab.xendix(verb, NAME, "xvdb", "--now", "--json")
+    s.fact(f"{verb}_now", lab.summary(run))
+    lab.signal(box, phase)
+    st = state(phase)
+    back = blkback(phase)
+    status = lab.xendix("status", "--json", NAME, "xvdb")
+    verdicts[phase] = verdict_of(status.stdout)
+    io = [r for r in domu.records_so_far() if r.get("record") == phase]
+    if phase == "disabled":
+        s.check(C.DISABLE_NOW_DROPS_THE_PROFILE,
+                run.returncode == 0 and st.get("format") == "none" and len(io) == 3
+                and all(r["ok"] for r in io) and back.get("dix_req") == 0
+                and back.get("wr_req", 0) > 0, run=lab.summary(run), domu=st, io=io, blkback=back)
+    else:
+        s.check(C.ENABLE_NOW_GIVES_IT_BACK,
+                run.returncode == 0 and st.get("format") == "T10-DIF-TYPE1-CRC" and len(io) == 3
+                and all(r["ok"] for r in io) and only_pairs(back),
+                run=lab.summary(run), domu=st, io=io, blkback=back)
+s.check(C.STATUS_FOLLOWS_THE_TOGGLE,
+        verdicts.get("disabled") == "off" and verdicts.get("enabled") == "protected",
+        verdicts=verdicts)
+
+# -- 9. The volume loses its profile under the connected vbd --------------------
+if ready("lost"):
+    before = blkback("before-lost")
+    lab.dm_retarget(VOL, plain, 0, VOL_MIB)
+    prof = s.fact("volume_profile_lost", lab.integrity(vol))
+    s.check(C.VOLUME_LOST_ITS_PROFILE, prof.get("format") == "none", profile=prof)
+    lab.signal(box, "lost")
+    st = state("lost")
+    back = blkback("lost")
+    io = [r for r in domu.records_so_far() if r.get("record") in ("lost_write", "lost_read")]
+    s.check(C.LOST_PAIRS_FAIL_WITH_EIO,
+            len(io) == 2 and all(not r["ok"] and r["errno"] == EIO for r in io), io=io)
+    lines = [l for l in lab.sh("dmesg", timeout=20).stdout.splitlines()
+             if "integrity" in l and "xen-blkback" in l][-6:]
+    s.check(C.LOST_IS_COUNTED,
+            back.get("dix_rejected", 0) - before.get("dix_rejected", 0) >= 2
+            and any("profile" in l for l in lines), blkback=back, before=before, dmesg=lines)
+    status = lab.xendix("status", "--json", NAME, "xvdb")
+    s.fact("status_after_lost", lab.summary(status))
+
+# -- 10. Re-attached without a profile ---------------------------------------------
+if ready("reattached-plain"):
+    run = lab.xendix("enable", NAME, "xvdb", "--now", "--json")
+    s.fact("reattach_plain", lab.summary(run))
+    lab.signal(box, "reattached-plain")
+    st = state("reattached-plain")
+    back = blkback("reattached-plain")
+    io = [r for r in domu.records_so_far() if r.get("record") == "plain"]
+    feature = lab.xs_read(f"{domu.backend()}/feature-data-integrity")
+    s.check(C.REATTACH_WITHOUT_PROFILE,
+            run.returncode == 0 and feature == "0" and st.get("format") == "none" and len(io) == 2
+            and all(r["ok"] for r in io) and back.get("dix_req") == 0,
+            run=lab.summary(run), feature=feature, domu=st, io=io, blkback=back)
+
+# -- 11. Onto a disk of another profile ------------------------------------------
+if ready("reattached-type3"):
+    lab.dm_retarget(VOL, type3, 0, VOL_MIB)
+    s.fact("volume_profile_type3", lab.integrity(vol))
+    run = lab.xendix("enable", NAME, "xvdb", "--now", "--json")
+    s.fact("reattach_type3", lab.summary(run))
+    lab.signal(box, "reattached-type3")
+    st = state("reattached-type3")
+    back = blkback("reattached-type3")
+    io = [r for r in domu.records_so_far() if r.get("record") == "type3"]
+    s.check(C.REATTACH_WITH_ANOTHER_PROFILE,
+            run.returncode == 0 and st.get("format") == "T10-DIF-TYPE3-CRC"
+            and str(st.get("interval")) == "4096" and st.get("logical_block_size") == 4096
+            and len(io) == 4 and all(r["ok"] for r in io) and only_pairs(back),
+            run=lab.summary(run), domu=st, io=io, blkback=back)
+if ready("done", 60):
+    lab.signal(box, "done")
+run = domu.finish(left(120))
+s.check(C.DOMU_RAN_ITS_SCRIPT, run.finished, exit_status=run.exit_status,
+        timed_out=run.timed_out, create_error=run.create_error, log=run.script_log[-15:],
+        last=run.records[-4:])
+s.fact("lifecycle_domu_seconds", run.seconds)
+msgs = [l for l in run.dmesg if "protection information" in l or "xvdb" in l][:30]
+s.fact("lifecycle_domu_messages", msgs)
+s.check(C.STOCK_DROPS_THE_PROFILE_VISIBLY,
+        any("protection information dropped" in l for l in run.dmesg)
+        and stock_state.get("read_verify") == 0 and stock_state.get("write_generate") == 0
+        and "dix_req" not in stock_back, domu=stock_state, blkback=stock_back, messages=msgs)
+s.check(C.STOCK_UNPROTECTED_COUNTED,
+        isinstance(stock_state.get("dix_unprotected"), int)
+        and stock_state.get("dix_unprotected", 0) > 0, domu=stock_state)
+s.check(C.BACK_RESTORES_THE_PROFILE,
+        any("protection information restored" in l for l in run.dmesg), messages=msgs)
+lc_problems = run.kernel_problems()
+lab.dm_remove(VOL)
+
+# -- Mixed kernels: a domU of the other series -------------------------------------
+other = lab.job().get("other_series", {})
+s.fact("mixed_kernels", {"dom0": lab.job()["series"], "domu": other.get("series")})
+mvol = lab.dm_linear("mx-vol", type1, VOL_MIB, 16)
+lab.signal(box, "")
+mx = lab.Domu(MIXED, [lab.lean_disk(mvol, "xvdb"), lab.lean_disk(box, "xvdc")],
+              "domu-mixed-io.sh", kernel="domu-other")
+mx_ok = mx.start()
+mx_id = mx.domid if mx_ok else -1
+nodes = {}
+if mx_ok and mx.wait_record("ready", left(300), phase="corrupt-reads"):
+    nodes = {k: lab.xs_read(f"{mx.frontend()}/{k}") for k in ("data-integrity-format",)}
+    reads = lab.PiFault(mx_id, XVDB, "read")
+    reads.arm(4)
+    lab.signal(box, "corrupt-reads")
+    if mx.wait_record("ready", left(120), phase="corrupt-writes"):
+        s.fact("mixed_injected_reads", reads.injected())
+        writes = lab.PiFault(mx_id, XVDB, "write")
+        writes.arm(4)
+        lab.signal(box, "corrupt-writes")
+        if mx.wait_record("ready", left(120), phase="done"):
+            s.fact("mixed_injected_writes", writes.injected())
+mx_back = lab.blkback_stats(mx_id, XVDB) if mx_ok and lab.domain_exists(MIXED) else {}
+lab.signal(box, "bye")
+mrun = mx.finish(left(120))
+s.check(C.MIXED_DOMU_RAN_ITS_SCRIPT, mrun.finished, exit_status=mrun.exit_status,
+        timed_out=mrun.timed_out, create_error=mrun.create_error, log=mrun.script_log[-10:])
+g = (mrun.record("profile") or [{}])[0]
+s.check(C.MIXED_PROFILE, g.get("format") == "T10-DIF-TYPE1-CRC" == nodes.get("data-integrity-format")
+        and str(g.get("interval")) == "512", domu=g, nodes=nodes)
+io = mrun.record("io")
+front = {r["phase"]: r for r in mrun.record("front_counters")}
+s.check(C.MIXED_ROUND_TRIP,
+        len(io) == 11 and all(r["ok"] for r in io)
+        and front.get("matrix", {}).get("dix_req", 0) >= sum(r["ios"] for r in io[:10]),
+        io=[(r["op"], r["size"], r["ok"]) for r in io], front=front)
+bad = mrun.record("corrupt_read")
+s.check(C.MIXED_CORRUPTED_READS_FAIL,
+        len(bad) == 4 and all(not r["ok"] and r["errno"] == EILSEQ for r in bad), reads=bad)
+bad = mrun.record("corrupt_write")
+s.check(C.MIXED_CORRUPTED_WRITES_REFUSED,
+        len(bad) == 4 and all(not r["ok"] and r["errno"] == EILSEQ for r in bad), writes=bad)
+s.check(C.MIXED_COUNTERS, mx_back.get("dix_err") == 4 and front.get("end", {}).get("dix_err") == 4,
+        blkback=mx_back, blkfront=front.get("end"))
+s.check(C.NO_OOPS_IN_THE_DOMUS, not lc_problems and not mrun.kernel_problems(),
+        lifecycle=lc_problems, mixed=mrun.kernel_problems())
+s.check(C.NO_DOMAIN_LEFT, lab.only_dom0_left())
+lab.dm_remove("mx-vol")
+lab.remove_plain_disk(plain)
+lab.check_dom0_clean(s)
+s.save()

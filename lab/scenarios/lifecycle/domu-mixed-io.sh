@@ -1,0 +1,1 @@
+../dix/domu-dix-io.sh
