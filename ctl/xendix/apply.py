@@ -11,7 +11,7 @@ from .errors import UnknownVdev, Unprotected, Usage
 from .host import Host
 from .toggle import Change, write_toggles
 from .vbd import ADMIN_NODE, Vbd, backing_device, resolve
-from .verdict import PROTECTED
+from .verdict import PROFILE_CHANGED, PROTECTED
 from .xenstore import BACKEND_VBD
 
 WAIT = 10.0
@@ -94,8 +94,11 @@ def wanted(host: Host, pol: policies.Policy, v: Vbd) -> policies.Decision:
 
 def check(host: Host, pol: policies.Policy, vbds: list[Vbd]) -> None:
     """``status --check``: Unprotected names every vbd the policy wants
-    protected whose verdict is not ``protected``."""
-    short = [v for v in vbds if wanted(host, pol, v).enable and v.verdict[0] != PROTECTED]
+    protected whose verdict is not ``protected``, and every ``profile-changed``
+    one whatever the policy: its guest gets EIO on each DIX pair, and ``auto``
+    no longer wants a disk that lost its profile."""
+    short = [v for v in vbds if v.verdict[0] == PROFILE_CHANGED
+             or (wanted(host, pol, v).enable and v.verdict[0] != PROTECTED)]
     if short:
         names = ", ".join(f"{v.domain} {v.vdev} ({v.verdict[0]})" for v in short)
         raise Unprotected(f"{len(short)} of {len(vbds)} disks not protected as the policy "

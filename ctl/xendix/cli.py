@@ -194,7 +194,7 @@ def main(ctx: click.Context) -> None:
               help=f"Table columns, comma-separated, of {', '.join(output.STATUS_COLUMNS)}; "
               f"+COL,... adds to the default: {', '.join(output.STATUS_DEFAULT)}.")
 @click.option("--check", is_flag=True, help=f"Exit {errors.UNPROTECTED} when a disk that the policy "
-              "wants protected is not (for monitoring).")
+              "wants protected is not, or any disk is profile-changed (for monitoring).")
 @policy_option("The policy --check holds the disks to")
 @json_option
 @click.pass_obj

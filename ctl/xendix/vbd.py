@@ -99,11 +99,13 @@ class Vbd:
         return vd.disk == 0
 
     def facts(self) -> Facts:
-        known = self.backing is not None and self.backing.integrity.known
+        disk = self.backing.integrity if self.backing is not None else None
         return Facts(self.backend_state, self.frontend_state, self.advertised, self.negotiated,
-                     self.admin_enabled, known, self.backing is not None,
+                     self.admin_enabled, disk is not None and disk.known, disk is not None,
                      self.profile.get("format"), self.confirmed_format,
-                     self.backend_type, self.backend_domid)
+                     self.backend_type, self.backend_domid, self.profile.get("interval"),
+                     disk.format if disk is not None else None,
+                     disk.interval if disk is not None else None)
 
     @property
     def verdict(self) -> tuple[str, str]:

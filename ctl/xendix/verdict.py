@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .digits import decimal
 from .toggle import xenbus_unsigned
 from .untrusted import show
 
@@ -16,11 +17,15 @@ NOT_CONNECTED = "not-connected"
 RECONNECT = "reconnect-needed"
 UNCONFIRMED = "unconfirmed"
 UNSUPPORTED_BACKEND = "unsupported-backend"
+PROFILE_CHANGED = "profile-changed"
 
 VERDICTS = {
     PROTECTED: ("both ends negotiated DIX and the frontend confirmed the backend's profile: "
                 "PI travels from the guest to the disk"),
     UNCONFIRMED: "the frontend opted in but did not confirm the backend's profile",
+    PROFILE_CHANGED: ("negotiated and confirmed, but the backing disk no longer has the profile "
+                      "blkback advertised (lost, or another format or interval): blkback refuses "
+                      "every DIX pair, the guest gets EIO, until the vbd is re-attached"),
     OFF: "the admin toggle data-integrity-enable is 0 (as blkback reads it: \"00\", \"0x1\" too)",
     UNSUPPORTED_DISK: "the backing disk has no T10 integrity profile",
     OLD_FRONTEND: "the backend offers DIX but the guest's blkfront does not know it",
@@ -51,6 +56,9 @@ class Facts:
     confirmed_format: str | None  # frontend data-integrity-format: guest-written, untrusted
     backend_type: str = BLKBACK  # the backend directory's type: vbd, qdisk, vbd3...
     backend_domid: int = 0  # the backend's domain: 0, or a driver domain
+    offered_interval: str | None = None  # backend data-integrity-interval (blkback)
+    disk_format: str | None = None  # the backing disk's integrity format now ("none"); None: unread
+    disk_interval: int | None = None  # its protection interval in bytes; None: unread
 
 
 def confirmed(f: Facts) -> bool:
@@ -66,6 +74,39 @@ def _unconfirmed_reason(f: Facts) -> str:
                 "wrote no data-integrity-format")
     return (f"the frontend registered a different format: '{show(f.confirmed_format)}', "
             f"the backend offered '{show(f.offered_format)}'")
+
+
+def _profile(fmt: str | None, interval: int | None) -> str:
+    """format/interval as ``xendix status`` shows a profile; each part escaped."""
+    return show(fmt if fmt is not None else "none") + ("" if interval is None else f"/{interval}")
+
+
+def _drift(f: Facts) -> str | None:
+    """What the backing disk has now that differs from blkback's advertised
+    profile, or None when it still has that profile (or dom0 cannot see it:
+    a driver domain's disk, or a disk not found).  The format is compared
+    exactly; the interval when both sides have one."""
+    if f.backend_domid != 0 or not f.disk_seen:
+        return None
+    offered = decimal(f.offered_interval or "")
+    if not f.disk_known:
+        has = "" if f.disk_format in (None, "none") else f" (its format is '{show(f.disk_format)}')"
+        return f"the backing disk has no T10 profile now{has}"
+    format_differs = f.disk_format is not None and f.disk_format != f.offered_format
+    interval_differs = (offered is not None and f.disk_interval is not None
+                        and f.disk_interval != offered)
+    if format_differs or interval_differs:
+        fmt = f.offered_format if f.disk_format is None else f.disk_format
+        return f"the backing disk's profile is {_profile(fmt, f.disk_interval)} now"
+    return None
+
+
+def _profile_changed_reason(f: Facts, drift: str) -> str:
+    offered = _profile(f.offered_format, decimal(f.offered_interval or ""))
+    fix = ("xendix enable DOMAIN VDEV --now" if f.admin_enabled
+           else "xendix disable DOMAIN VDEV --now (the toggle is 0)")
+    return (f"{drift}, blkback advertised {offered} at connect: every DIX read and write fails "
+            f"with EIO until the vbd reconnects; re-attach it: {fix}")
 
 
 def _in(domid: int) -> str:
@@ -89,6 +130,9 @@ def judge(f: Facts) -> tuple[str, str]:
             return OLD_FRONTEND, "the backend advertises DIX, the frontend did not opt in"
         if not confirmed(f):
             return UNCONFIRMED, _unconfirmed_reason(f)
+        drift = _drift(f)
+        if drift is not None:
+            return PROFILE_CHANGED, _profile_changed_reason(f, drift)
         if not f.admin_enabled:
             return PROTECTED, "protected now; disabled by the admin since: off at the next connect"
         return PROTECTED, (f"the backend advertised DIX, the frontend opted in and confirmed "

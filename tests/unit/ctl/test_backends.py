@@ -89,6 +89,15 @@ def test_a_driver_domains_disk_and_counters_are_not_dom0s(host, store, sysfs):
     assert run(host, "devices", "--json").output.count("web:xvdb") == 0
 
 
+def test_a_driver_domains_disk_is_not_judged_by_a_dom0_disk_of_its_number(host, store):
+    """1:1 is dom0's ram1 (no profile): a driver domain's 1:1 is its own disk,
+    which dom0 cannot see, so its advertised profile is not called changed."""
+    store.add_domain(3, "storage")
+    serve(store, 1, 51728, "xvdb", backend_domid=3, phys="1:1", params="/dev/ram1")
+    (v,) = status_json(host)
+    assert (v["backing"], v["verdict"]) == (None, "protected")
+
+
 def test_a_driver_domain_that_advertised_nothing_is_not_blamed_on_dom0s_disks(host, store):
     store.add_domain(3, "storage")
     serve(store, 1, 51728, "xvdb", backend_domid=3, advertised="0")

@@ -289,6 +289,19 @@ def test_check_fails_naming_each_disk_the_policy_wants_and_does_not_get(host, st
     assert store.committed == []
 
 
+@pytest.mark.parametrize("dix", ["auto", "on", "off"])
+def test_check_fails_on_a_profile_changed_disk_whatever_the_policy(host, store, sysfs, tmp_path, dix):
+    """Its guest gets EIO on every DIX pair; auto no longer wants a disk that
+    lost its profile, and the connection predates an off."""
+    typical(store, sysfs)
+    store.add_vbd(1, 51744, "xvdc", params="/dev/ram1", phys="1:1")  # advertised at connect
+    pol = policy_file(tmp_path, f'[default]\ndix = "{dix}"\n[domain.db]\ndix = "auto"\n')
+    r = run(host, "status", "--check", "--policy", pol)
+    assert r.exit_code == errors.UNPROTECTED
+    assert r.stderr == (f"xendix: 1 of 3 disks not protected as the policy ({pol}) wants: "
+                        "web xvdc (profile-changed)\n")
+
+
 def test_check_finds_a_domain_by_its_name_not_its_escaped_display(host, store, tmp_path):
     store.add_domain(2, "café")
     store.add_vbd(2, 51728, "xvdb", params="/dev/ram1", phys="1:1", advertised="0")

@@ -159,6 +159,19 @@ def test_the_verdict_is_one_hot_over_every_verdict(host, store, sysfs):
     assert "xvdd" not in {l["vdev"] for l in series(m, "xendix_vbd_dix_requests_total")}
 
 
+def test_a_disk_that_lost_the_advertised_profile_is_profile_changed_with_its_rejected_pairs(
+        host, store, sysfs):
+    store.add_vbd(1, 51728, "xvdb", params="/dev/ram1", phys="1:1")  # advertised at connect
+    make_stats(sysfs, 1, 51728)
+    blkback_counts(sysfs, dix_rejected=40)
+    m = scrape(host)
+    disk = {**WEB, "vdev": "xvdb", "backing": "ram1"}
+    assert "profile-changed" in VERDICTS
+    got = {l["verdict"]: value(m, "xendix_vbd_verdict", **l) for l in series(m, "xendix_vbd_verdict")}
+    assert got == {v: 1.0 if v == "profile-changed" else 0.0 for v in VERDICTS}
+    assert value(m, "xendix_vbd_rejected_total", **disk) == 40
+
+
 def test_each_dom0_disk_has_its_integrity_format(host, store, sysfs):
     two_disks(store, sysfs)
     m = scrape(host)

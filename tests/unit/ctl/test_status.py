@@ -126,3 +126,73 @@ def test_the_json_shape_of_a_vbd_is_stable(host, store):
                                      "state", "state_name"]
     assert v["backing"] is None and v["stats"] == {}
     assert v["verdict"] == "protected"  # what the two ends negotiated, whatever dom0 can see
+
+
+# -- the backing disk lost or changed the profile blkback advertised ----------------
+
+def dm_volume(sysfs, fmt="T10-DIF-TYPE1-CRC", interval=512):
+    """dm-0 (253:0) over a disk with ``fmt``: a dm volume takes its table's disk's profile."""
+    from .conftest import make_disk
+    return make_disk(sysfs, "dm-0", 253, 0, fmt, interval=interval)
+
+
+def reload_onto(dm, fmt="none", interval=0):
+    """``dmsetup reload`` + ``resume`` onto another disk: the volume's profile is the new disk's."""
+    (dm / "integrity" / "format").write_text(fmt + "\n")
+    (dm / "integrity" / "protection_interval_bytes").write_text(f"{interval}\n")
+
+
+def test_a_volume_reloaded_onto_a_plain_disk_is_profile_changed(host, store, sysfs):
+    """blkback advertised dm-0's profile at connect; xenstore still says so,
+    dom0's sysfs says what the volume has now."""
+    dm = dm_volume(sysfs)
+    store.add_vbd(1, 51728, "xvdb", params="/dev/dm-0", phys="fd:0")
+    make_stats(sysfs, 1, 51728, dix_req=10, dix_rejected=0)
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert (v["backing"]["device"], v["verdict"]) == ("dm-0", "protected")
+    reload_onto(dm)
+    r = run(host, "status", "--json")
+    assert r.exit_code == 0, r.output
+    (v,) = json.loads(r.output)["vbds"]
+    assert v["verdict"] == "profile-changed"
+    assert v["reason"] == ("the backing disk has no T10 profile now, blkback advertised "
+                           "T10-DIF-TYPE1-CRC/512 at connect: every DIX read and write fails with "
+                           "EIO until the vbd reconnects; re-attach it: xendix enable DOMAIN VDEV --now")
+    assert v["backend"]["profile"]["format"] == "T10-DIF-TYPE1-CRC"  # xenstore: unchanged
+    assert v["frontend"]["confirmed"] is True
+    assert v["backing"]["integrity"]["format"] == "none"
+    row = run(host, "status", "-o", "vdev,backing,profile,verdict").output.splitlines()[1].split()
+    assert row == ["xvdb", "dm-0(253:0)", "none", "profile-changed"]
+
+
+def test_a_disk_with_another_format_and_interval_is_profile_changed(host, store, sysfs):
+    from .conftest import make_disk
+    make_disk(sysfs, "nvme0n1", 259, 0, "T10-DIF-TYPE3-IP", interval=4096)  # reformatted
+    store.add_vbd(1, 51728, "xvdb", params="/dev/nvme0n1", phys="103:0")
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert v["verdict"] == "profile-changed"
+    assert v["reason"].startswith("the backing disk's profile is T10-DIF-TYPE3-IP/4096 now, blkback "
+                                  "advertised T10-DIF-TYPE1-CRC/512 at connect")
+
+
+def test_the_same_format_with_another_interval_is_profile_changed(host, store, sysfs):
+    dm = dm_volume(sysfs)
+    store.add_vbd(1, 51728, "xvdb", params="/dev/dm-0", phys="fd:0")
+    reload_onto(dm, "T10-DIF-TYPE1-CRC", 4096)
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert v["verdict"] == "profile-changed"
+    assert "T10-DIF-TYPE1-CRC/4096 now" in v["reason"]
+
+
+def test_a_disk_that_still_has_the_advertised_profile_stays_protected(host, store, sysfs):
+    dm = dm_volume(sysfs)
+    store.add_vbd(1, 51728, "xvdb", params="/dev/dm-0", phys="fd:0")
+    reload_onto(dm, "T10-DIF-TYPE1-CRC", 512)  # onto another disk with the same profile
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert v["verdict"] == "protected"
+
+
+def test_a_disk_dom0_does_not_find_keeps_the_verdict_xenstore_gives(host, store):
+    store.add_vbd(1, 51728, "xvdb", params="/dev/nosuch", phys="7:0")  # no 7:0 in sysfs
+    (v,) = json.loads(run(host, "status", "--json").output)["vbds"]
+    assert (v["backing"], v["verdict"]) == (None, "protected")

@@ -45,7 +45,8 @@ def test_verdict(kw, verdict):
 def test_every_verdict_is_reachable_and_documented():
     cases = [facts(), facts(advertised="0", admin_enabled=False), facts(advertised="0", disk_known=False),
              facts(negotiated=None), facts(advertised=None), facts(backend_state=6),
-             facts(advertised="0"), facts(confirmed_format=None), facts(backend_type="qdisk")]
+             facts(advertised="0"), facts(confirmed_format=None), facts(backend_type="qdisk"),
+             facts(disk_known=False, disk_format="none")]
     assert {judge(f)[0] for f in cases} == set(VERDICTS)
 
 
@@ -97,7 +98,7 @@ def test_both_feature_nodes_are_read_as_the_kernel_reads_them(node, kernel_on):
     opted_in = judge(facts(negotiated=node))[0]
     assert opted_in == ("protected" if kernel_on else "old-frontend")
     offered = judge(facts(advertised=node, disk_known=False))[0]
-    assert offered == ("protected" if kernel_on else "unsupported-disk")
+    assert offered == ("profile-changed" if kernel_on else "unsupported-disk")
 
 
 @pytest.mark.parametrize("kind, why", [
@@ -118,3 +119,81 @@ def test_a_driver_domains_disk_is_out_of_sight_and_said_so():
     assert why.startswith("blkback in domain 3 advertised no DIX with the toggle on")
     assert judge(facts(backend_domid=3, advertised=None))[1] == (
         "the backend in domain 3 did not write feature-data-integrity: stock blkback")
+
+
+# -- the backing disk lost or changed the profile blkback advertised ----------------
+
+def now(**kw):
+    """A protected connection (xenstore's account) over a dom0 disk that has,
+    as sysfs shows it now, ``kw`` (by default still the advertised profile)."""
+    base = dict(offered_interval="512", disk_format=FMT, disk_interval=512)
+    return facts(**{**base, **kw})
+
+
+def test_a_disk_with_the_advertised_profile_is_still_protected():
+    assert judge(now())[0] == "protected"
+    assert judge(now(offered_interval=None, disk_interval=None))[0] == "protected"
+    assert judge(now(disk_format=None, disk_interval=None))[0] == "protected"  # not read: no news
+
+
+def test_a_disk_that_lost_its_profile_is_profile_changed_with_the_fix():
+    verdict, why = judge(now(disk_known=False, disk_format="none", disk_interval=0))
+    assert verdict == "profile-changed"
+    assert why == ("the backing disk has no T10 profile now, blkback advertised "
+                   "T10-DIF-TYPE1-CRC/512 at connect: every DIX read and write fails with EIO "
+                   "until the vbd reconnects; re-attach it: xendix enable DOMAIN VDEV --now")
+
+
+def test_a_disk_with_another_format_is_profile_changed_and_both_are_named():
+    verdict, why = judge(now(disk_format="T10-DIF-TYPE3-IP", disk_interval=4096))
+    assert verdict == "profile-changed"
+    assert why.startswith("the backing disk's profile is T10-DIF-TYPE3-IP/4096 now, blkback "
+                          "advertised T10-DIF-TYPE1-CRC/512 at connect: ")
+    assert "EIO" in why and why.endswith("xendix enable DOMAIN VDEV --now")
+    assert judge(now(disk_format="T10-DIF-TYPE1-IP"))[0] == "profile-changed"
+
+
+def test_the_same_format_with_another_interval_is_profile_changed():
+    verdict, why = judge(now(disk_interval=4096))
+    assert verdict == "profile-changed"
+    assert why.startswith("the backing disk's profile is T10-DIF-TYPE1-CRC/4096 now, blkback "
+                          "advertised T10-DIF-TYPE1-CRC/512")
+    assert judge(now(disk_interval=4096, offered_interval=None))[0] == "protected"  # nothing to compare
+    assert judge(now(disk_interval=4096, offered_interval="0x200"))[0] == "protected"  # not a number
+
+
+def test_a_non_t10_format_is_no_profile_and_shown_escaped():
+    verdict, why = judge(now(disk_known=False, disk_format="nop\x1b[31m"))
+    assert verdict == "profile-changed"
+    assert why.startswith(r"the backing disk has no T10 profile now (its format is 'nop\x1b[31m'), ")
+    assert "\x1b" not in why
+
+
+def test_a_driver_domains_disk_keeps_its_verdict():
+    """dom0 cannot see the disk of blkback in a driver domain: whatever a
+    dom0 device of that number has, xenstore's account stands."""
+    assert judge(now(backend_domid=3, disk_known=False, disk_format="none"))[0] == "protected"
+    assert judge(now(backend_domid=3, disk_format="T10-DIF-TYPE3-IP"))[0] == "protected"
+
+
+def test_a_disk_not_found_in_dom0_keeps_its_verdict():
+    assert judge(now(disk_seen=False, disk_known=False, disk_format=None,
+                     disk_interval=None))[0] == "protected"
+
+
+@pytest.mark.parametrize("kw, verdict", [
+    ({"backend_state": 5}, "not-connected"),
+    ({"negotiated": "0"}, "old-frontend"),
+    ({"confirmed_format": None}, "unconfirmed"),  # no pairs are sent: none fails
+    ({"advertised": "0"}, "unsupported-disk"),  # advertised nothing: nothing to lose
+    ({"advertised": "0", "admin_enabled": False}, "off"),
+    ({"backend_type": "qdisk"}, "unsupported-backend"),
+])
+def test_a_lost_profile_only_matters_on_a_protected_connection(kw, verdict):
+    assert judge(now(disk_known=False, disk_format="none", **kw))[0] == verdict
+
+
+def test_a_pending_disable_is_no_cure_and_the_fix_keeps_the_toggle_off():
+    verdict, why = judge(now(disk_known=False, disk_format="none", admin_enabled=False))
+    assert verdict == "profile-changed"
+    assert why.endswith("re-attach it: xendix disable DOMAIN VDEV --now (the toggle is 0)")
