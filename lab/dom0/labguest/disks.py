@@ -143,6 +143,7 @@ def dm_retarget(name: str, dev: str, offset_mib: int, size_mib: int) -> None:
 
 def plain_disk(size_mib: int, name: str = "plain") -> str:
     """A loop device over a file in /run: a disk without integrity."""
+    sh("modprobe", "loop", check=False)
     image = Path("/run") / f"{name}.img"
     with open(image, "wb") as f:
         f.truncate(size_mib * 1048576)

@@ -35,7 +35,10 @@ def profile_in_use(step: str) -> str:
 SAVE_RESTORE_DIX = "save and restore onto DIX"
 SAVE_RESTORE_STOCK = "save and restore onto a stock blkback"
 SAVE_RESTORE_BACK = "save and restore onto DIX again"
-MIGRATE = "live migration to this host"
+MIGRATE = "a live migration to this host"
+MIGRATION_REFUSED_BEFORE_SUSPEND = (
+    "Debian's Xen 4.17 refuses to live-migrate a PV guest (it cannot enable log-dirty mode: "
+    "EOPNOTSUPP) before suspending it: the guest runs on, same domain")
 STOCK_DROPS_THE_PROFILE_VISIBLY = (
     "onto a stock blkback: the guest logs 'protection information dropped', turns off "
     "read_verify and write_generate, and no pair reaches the backend")
@@ -46,8 +49,6 @@ BACK_RESTORES_THE_PROFILE = ("onto DIX again: the guest logs 'protection informa
 STOCK_STATUS_IS_NOT_PROTECTED = "onto a stock blkback: xendix status does not say protected"
 
 # -- Reconnects ---------------------------------------------------------------
-REBIND_SAME_PROFILE = ("the guest re-binds its vbd (a new connection): same profile, the data "
-                       "reads back verified, new I/O goes as pairs")
 DISABLE_NOW_DROPS_THE_PROFILE = ("xendix disable --now: xvdb comes back without a profile; "
                                  "the data reads back and I/O works without pairs")
 ENABLE_NOW_GIVES_IT_BACK = ("xendix enable --now: xvdb comes back with the profile; data "
@@ -59,6 +60,7 @@ VOLUME_LOST_ITS_PROFILE = "dom0's volume lost its integrity profile (dm table mo
 LOST_PAIRS_FAIL_WITH_EIO = ("a pair on the connected vbd fails with EIO (BLKIF_RSP_ERROR): "
                             "nothing is read or written without PI")
 LOST_IS_COUNTED = "blkback counted the refused pairs in dix_rejected and logged the reason"
+STATUS_SAYS_PROFILE_CHANGED = "xendix status says profile-changed while the vbd is connected"
 REATTACH_WITHOUT_PROFILE = ("re-attached: blkback advertises no profile, the guest has none, "
                             "and I/O works as plain requests")
 REATTACH_WITH_ANOTHER_PROFILE = ("the volume moved to a TYPE3-CRC/4096 disk and re-attached: the "

@@ -112,12 +112,11 @@ TRACEPOINT_PROBE(xen_blkback, xen_blkback_rq_complete)
 TRACEPOINT_PROBE(block, block_bio_queue)
 {
 	struct ring_t *r;
-	u32 tid = bpf_get_current_pid_tgid();
 
+	/* Only blkback's ring threads submit to the vbd's device itself. */
 	if (args->dev != VBD_DEV || args->nr_sector != 0 || args->rwbs[0] != 'F')
 		return 0;
-	/* Only the threads that already served this vbd's requests. */
-	r = rings.lookup(&tid);
+	r = this_ring();
 	if (!r)
 		return 0;
 	r->slots++;

@@ -35,7 +35,7 @@ class RingProbe:
         with its counts; ``thread`` is its thread id."""
         out = []
         for tid, r in self.bpf["rings"].items():
-            if domid is not None and r.domid != domid:
+            if domid is not None and r.domid not in (domid, 0):
                 continue
             out.append({"thread": tid.value, "domid": r.domid, "slots": r.slots,
                         "requests": r.requests, "pairs": r.pairs, "flushes": r.flushes,
