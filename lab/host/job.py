@@ -21,7 +21,7 @@ from . import series as kseries
 from .cache import cache_root, key
 from .errors import ConfigError
 from .kmod import FLAVOURS as KMOD_FLAVOURS
-from .kmod import ModuleBuild, build_fuzzfront, modinfo
+from .kmod import ModuleBuild, build_blkif32_test, build_fuzzfront, modinfo
 from .kmod import build as kmod_build
 
 LAB = Path(__file__).resolve().parents[1]
@@ -237,6 +237,8 @@ def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
     """Write job.tar for dom0 into ``workdir`` and return its path."""
     tree = debian.kernel_tree(abi)
     fuzzfront = build_fuzzfront(series, abi, patch_dir)
+    # dom0 loads it to run blkback's x86_32 translation (labguest.run_blkif32_test).
+    blkif32_test = build_blkif32_test(series, abi, patch_dir)
     initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-initrd.gz", fuzzfront)
     desc = job_description(scenario, series, abi, builds, params)
     other = other_domu(workdir, scenario, series) if scenario.other_series_domu else None
@@ -253,6 +255,7 @@ def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
         for flavour, b in builds.items():
             tar.add(b.blkback, f"modules/{flavour}/xen-blkback.ko")
             tar.add(b.blkfront, f"modules/{flavour}/xen-blkfront.ko")
+        tar.add(blkif32_test, "modules/blkif32-test.ko")
         tar.add(tree / "boot" / f"vmlinuz-{abi}", "domu/vmlinuz")
         tar.add(initrd, "domu/initrd.gz")
         if other:

@@ -14,6 +14,7 @@ from .errors import BuildError, ConfigError
 
 REPO = debian.REPO
 FUZZFRONT = REPO / "lab" / "domu" / "fuzzfront"
+BLKIF32_TEST = REPO / "lab" / "dom0" / "blkif32-test"
 KBUILD = REPO / "kmod" / "xendix-kbuild"
 FAULT_INJECT_SHIM = REPO / "kmod" / "xendix-fault-inject.h"
 MODULES = ("xen-blkfront.ko", "xen-blkback.ko")
@@ -100,18 +101,20 @@ def build(series: str, flavour: str = "patched", abi: str | None = None,
     return ModuleBuild(series, abi, flavour, out)
 
 
-def build_fuzzfront(series: str, abi: str | None = None,
-                    patch_dir: Path | None = None) -> Path:
-    """Build (or reuse from the cache) the lab's hostile frontend,
-    lab/domu/fuzzfront, against the same kernel headers as our
-    drivers and the series' patched blkif.h.  Returns fuzzfront.ko."""
+def build_lab_module(name: str, sources: list[Path], series: str, abi: str | None = None,
+                     patch_dir: Path | None = None) -> Path:
+    """Build (or reuse from the cache) ``name``.ko, an out-of-tree module of
+    the lab, from ``sources`` (its .c files and Kbuild, copied into the
+    build folder): in a folder that ``kmod/xendix-kbuild --extract-only``
+    fills with the series' patched xen-block sources (its Kbuild puts their
+    include/ before the kernel's), against the same kernel headers as our
+    drivers.  Cached by the patched build's key and the sources."""
     abi = abi or debian.kernel_abi(series)
-    sources = [FUZZFRONT / "fuzzfront.c", FUZZFRONT / "Kbuild"]
-    k = key("fuzzfront", build_key(series, abi, "patched", patch_dir), *sources)
-    out = cache_root() / "kmod" / f"fuzzfront-{series}-{k}"
-    ko = out / "fuzzfront.ko"
+    k = key(name, build_key(series, abi, "patched", patch_dir), *sources)
+    out = cache_root() / "kmod" / f"{name}-{series}-{k}"
+    ko = out / f"{name}.ko"
     if not ko.exists():
-        work = cache_root() / "kmod" / "fuzz-work"
+        work = cache_root() / "kmod" / f"{name}-work"
         argv = [str(KBUILD), "--kver", abi, "--build-dir", str(work),
                 "--extract-only"]
         if patch_dir is not None:
@@ -123,16 +126,37 @@ def build_fuzzfront(series: str, abi: str | None = None,
                     shutil.copy2(src, work / src.name)
             proc = subprocess.run(step, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise BuildError(f"fuzzfront: {proc.stderr.strip()[-2000:]}"
-                                 or f"{step[0]} exited {proc.returncode}")
+                raise BuildError(f"{name}: " + (proc.stderr.strip()[-2000:]
+                                                or f"{step[0]} exited {proc.returncode}"))
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        shutil.copy2(work / "fuzzfront.ko", tmp / "fuzzfront.ko")
+        shutil.copy2(work / ko.name, tmp / ko.name)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
         shutil.rmtree(work, ignore_errors=True)
     return ko
+
+
+def build_fuzzfront(series: str, abi: str | None = None,
+                    patch_dir: Path | None = None) -> Path:
+    """Build (or reuse from the cache) the lab's hostile frontend,
+    lab/domu/fuzzfront, against the same kernel headers as our
+    drivers and the series' patched blkif.h.  Returns fuzzfront.ko."""
+    return build_lab_module("fuzzfront", [FUZZFRONT / "fuzzfront.c", FUZZFRONT / "Kbuild"],
+                            series, abi, patch_dir)
+
+
+def build_blkif32_test(series: str, abi: str | None = None,
+                       patch_dir: Path | None = None) -> Path:
+    """Build (or reuse from the cache) lab/dom0/blkif32-test, the module
+    that runs blkback's translation of x86_32 (and x86_64) ring requests,
+    DIX pairs included, at load (dom0 loads it: labguest.run_blkif32_test),
+    against the series' patched common.h and blkback.c.  Returns
+    blkif32_test.ko."""
+    return build_lab_module("blkif32_test",
+                            [BLKIF32_TEST / "blkif32_test.c", BLKIF32_TEST / "Kbuild"],
+                            series, abi, patch_dir)
 
 
 def modinfo(ko: Path, field: str) -> str:

@@ -4,6 +4,7 @@ test hooks, and what the disks themselves reported."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from .base import LAB, read, sh
@@ -90,3 +91,60 @@ class PiFault:
         self._set("times", 0)
         self._set("probability", 0)
         return self.armed - left if left >= 0 else -1
+
+
+BLKIF32_TEST = "blkif32_test"
+BLKIF32_LINE = re.compile(r"\bblkif32_test: (.*)$")
+BLKIF32_CASE = re.compile(r"case (\S+): (.*)")
+SYS_MODULE = Path("/sys/module")
+KMSG = Path("/dev/kmsg")
+
+
+def blkif32_test_log(text: str) -> tuple[dict[str, str], str]:
+    """blkif32_test's lines in a kernel log: each case's verdict by name
+    ("ok", or "FAIL field slotS.FIELD: got 0xG want 0xW"), and its last
+    other line: "N cases, M failed", or why it refused to run."""
+    cases: dict[str, str] = {}
+    summary = ""
+    for line in text.splitlines():
+        m = BLKIF32_LINE.search(line)
+        if not m:
+            continue
+        msg = m.group(1).strip()
+        case = BLKIF32_CASE.fullmatch(msg)
+        if case:
+            cases[case.group(1)] = case.group(2)
+        else:
+            summary = msg
+    return cases, summary
+
+
+def run_blkif32_test(mutate: str = "") -> dict:
+    """Load the job's blkif32_test.ko (lab/dom0/blkif32-test), which runs
+    blkback's translation of x86_32 (and x86_64) ring requests, DIX pairs
+    included, on each of its cases at load and fails the load unless every
+    case passed; ``mutate`` names a case whose expected request it gets
+    wrong on purpose (its load must fail, naming the field).  Unloads it
+    again.  Returns {"loaded", "rc" (insmod's), "cases": {name: "ok" or
+    "FAIL ..."}, "summary": "N cases, M failed", "stderr" (insmod's)}."""
+    if (SYS_MODULE / BLKIF32_TEST).exists():
+        sh("rmmod", BLKIF32_TEST, timeout=30, check=False)
+    # This load's lines are the ones after the mark.
+    mark = f"labguest: run {BLKIF32_TEST} {time.monotonic_ns()}"
+    try:
+        KMSG.write_text(mark + "\n")
+    except OSError:
+        mark = ""
+    argv = ["insmod", str(LAB / "modules" / "blkif32-test.ko")]
+    if mutate:
+        argv.append(f"mutate={mutate}")
+    proc = sh(*argv, timeout=60, check=False)
+    loaded = (SYS_MODULE / BLKIF32_TEST).exists()
+    if loaded:
+        sh("rmmod", BLKIF32_TEST, timeout=30, check=False)
+    log = sh("dmesg", timeout=20).stdout
+    if mark and mark in log:
+        log = log[log.rindex(mark) + len(mark):]
+    cases, summary = blkif32_test_log(log)
+    return {"loaded": loaded, "rc": proc.returncode, "cases": cases, "summary": summary,
+            "stderr": proc.stderr.strip()}
