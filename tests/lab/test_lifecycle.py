@@ -119,6 +119,18 @@ class TestTheBackingDeviceChanges:
         assert passed(life, C.REATTACH_WITH_ANOTHER_PROFILE)
 
 
+class TestTheX86_32Abi:
+    """No Debian 12 kernel runs as a 32-bit PV guest: the translation runs
+    on its own in dom0, through a module that fails to load when a field
+    is wrong."""
+
+    def test_every_translation_case_is_exact(self, life):
+        assert passed(life, C.X86_32_EVERY_CASE_PASSES)
+
+    def test_the_harness_fails_when_an_expected_field_is_wrong(self, life):
+        assert passed(life, C.X86_32_HARNESS_FAILS_ON_A_WRONG_FIELD)
+
+
 class TestMixedKernels:
     def test_the_other_series_domu_ran(self, life):
         assert passed(life, C.MIXED_DOMU_RAN_ITS_SCRIPT)

@@ -66,6 +66,12 @@ REATTACH_WITHOUT_PROFILE = ("re-attached: blkback advertises no profile, the gue
 REATTACH_WITH_ANOTHER_PROFILE = ("the volume moved to a TYPE3-CRC/4096 disk and re-attached: the "
                                  "guest takes the new profile and 4096-byte blocks, I/O as pairs")
 
+# -- The x86_32 ABI: blkback's translation of pairs, run in dom0 --------------
+X86_32_EVERY_CASE_PASSES = ("blkif32_test: blkback's x86_32 translation of every pair, "
+                            "indirect and plain request case is exact, field by field")
+X86_32_HARNESS_FAILS_ON_A_WRONG_FIELD = ("blkif32_test with one expected value wrong on purpose "
+                                         "fails to load and names the field")
+
 # -- Mixed kernels: dom0 on this series, a domU on the other -------------------
 MIXED_DOMU_RAN_ITS_SCRIPT = "mixed kernels: the other series' domU ran its script"
 MIXED_PROFILE = "mixed kernels: the domU has the disk's profile, confirmed to blkback"

@@ -88,22 +88,29 @@ PHASE=connect
 state connect
 
 # 1. Rings and queues: each vCPU writes and verifies its own range (its
-# own queue: blk-mq maps a CPU to a queue); every write ends with a flush,
-# a one-slot request, so that pairs sit at odd and even slots in turn.
+# own queue: blk-mq maps a CPU to a queue), 16 runs of 17 requests of
+# 64 KiB each way.  Every write run ends with a flush, a one-slot
+# request, so that pairs sit at odd and even slots in turn: with 17
+# pairs a run (65 slots with the flush would keep the parity at every
+# wrap of a 128-slot ring), pairs cross each ring's wrap index about 5
+# times.  No merging: each I/O is one request.
 go rings
+RUN=$((17 * 65536))
+echo 2 > /sys/block/xvdb/queue/nomerges
 for cpu in 0 1; do
 	(
 		r=0
 		while [ $r -lt 16 ]; do
-			off=$(((cpu * 12 + r % 12) * MB))
-			taskset -c $cpu labio write /dev/xvdb $off $MB 65536 $((cpu * 100 + r)) 16
-			taskset -c $cpu labio verify /dev/xvdb $off $MB 65536 $((cpu * 100 + r)) 16
+			off=$(((cpu * 13 + r % 12) * MB))
+			taskset -c $cpu labio write /dev/xvdb $off $RUN 65536 $((cpu * 100 + r)) 16
+			taskset -c $cpu labio verify /dev/xvdb $off $RUN 65536 $((cpu * 100 + r)) 16
 			r=$((r + 1))
 		done
 	) | sed "s/\"record\": \"io\"/\"record\": \"ring_io\", \"cpu\": $cpu/" > /tmp/ring$cpu &
 done
 wait
 cat /tmp/ring0 /tmp/ring1 >> "$LAB_REC"
+echo 0 > /sys/block/xvdb/queue/nomerges
 ended rings
 
 # 2. Save and restore onto a backend with DIX, I/O running throughout.
