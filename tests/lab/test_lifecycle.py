@@ -75,6 +75,9 @@ class TestWhereDixGoes:
     def test_onto_dix_the_guest_keeps_its_profile_and_sends_pairs(self, life, step):
         assert passed(life, C.profile_in_use(step))
 
+    def test_onto_dix_requests_resent_at_resume_are_pairs(self, life):
+        assert passed(life, C.RESTORE_ONLY_PAIRS)
+
     def test_onto_stock_the_guest_drops_pi_visibly(self, life):
         assert passed(life, C.STOCK_DROPS_THE_PROFILE_VISIBLY)
 

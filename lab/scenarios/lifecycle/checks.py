@@ -28,11 +28,14 @@ def no_io_lost(step: str) -> str:
 
 
 def profile_in_use(step: str) -> str:
-    return (f"{step}: the guest keeps its profile with generate and verify on, and sends "
-            f"only pairs (blkback: dix_req = rd_req + wr_req, no unprotected I/O)")
+    return (f"{step}: the guest keeps its profile with generate and verify on; once it "
+            f"confirmed, blkback saw only pairs (dix_unprotected 0) and blkfront sent "
+            f"nothing more without PI")
 
 
 SAVE_RESTORE_DIX = "save and restore onto DIX"
+RESTORE_ONLY_PAIRS = ("save and restore onto DIX: blkback served every read and write of the "
+                      "new connection as a pair, those re-sent at resume included")
 SAVE_RESTORE_STOCK = "save and restore onto a stock blkback"
 SAVE_RESTORE_BACK = "save and restore onto DIX again"
 MIGRATE = "a live migration to this host"
