@@ -28,9 +28,10 @@ def no_io_lost(step: str) -> str:
 
 
 def profile_in_use(step: str) -> str:
-    return (f"{step}: the guest keeps its profile with generate and verify on; once it "
-            f"confirmed, blkback saw only pairs (dix_unprotected 0) and blkfront sent "
-            f"nothing more without PI")
+    return (f"{step}: the guest keeps its profile with generate and verify on; every read "
+            f"and write reached blkback as a pair, but requests re-sent at resume that the "
+            f"guest had prepared while PI was off (counted in blkback's dix_unprotected); "
+            f"blkfront sent nothing prepared with PI without it")
 
 
 SAVE_RESTORE_DIX = "save and restore onto DIX"
