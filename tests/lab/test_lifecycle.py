@@ -75,14 +75,11 @@ class TestWhereDixGoes:
     def test_onto_dix_the_guest_keeps_its_profile_and_sends_pairs(self, life, step):
         assert passed(life, C.profile_in_use(step))
 
-    def test_onto_dix_requests_resent_at_resume_are_pairs(self, life):
+    def test_onto_dix_every_request_of_the_new_connection_is_a_pair(self, life):
         assert passed(life, C.RESTORE_ONLY_PAIRS)
 
     def test_onto_stock_the_guest_drops_pi_visibly(self, life):
         assert passed(life, C.STOCK_DROPS_THE_PROFILE_VISIBLY)
-
-    def test_onto_stock_requests_sent_without_pi_are_counted(self, life):
-        assert passed(life, C.STOCK_UNPROTECTED_COUNTED)
 
     def test_onto_stock_xendix_status_does_not_say_protected(self, life):
         assert passed(life, C.STOCK_STATUS_IS_NOT_PROTECTED)

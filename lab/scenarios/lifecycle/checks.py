@@ -28,15 +28,15 @@ def no_io_lost(step: str) -> str:
 
 
 def profile_in_use(step: str) -> str:
-    return (f"{step}: the guest keeps its profile with generate and verify on; every read "
-            f"and write reached blkback as a pair, but requests re-sent at resume that the "
-            f"guest had prepared while PI was off (counted in blkback's dix_unprotected); "
-            f"blkfront sent nothing prepared with PI without it")
+    return (f"{step}: the guest keeps its profile with generate and verify on, and every "
+            f"read and write reaches blkback as a pair but for at most a queue's depth re-sent "
+            f"at resume, prepared while PI was off; blkfront sent nothing prepared with PI "
+            f"without it")
 
 
 SAVE_RESTORE_DIX = "save and restore onto DIX"
 RESTORE_ONLY_PAIRS = ("save and restore onto DIX: blkback served every read and write of the "
-                      "new connection as a pair, those re-sent at resume included")
+                      "new connection as a pair")
 SAVE_RESTORE_STOCK = "save and restore onto a stock blkback"
 SAVE_RESTORE_BACK = "save and restore onto DIX again"
 MIGRATE = "a live migration to this host"
@@ -46,8 +46,6 @@ MIGRATION_REFUSED_BEFORE_SUSPEND = (
 STOCK_DROPS_THE_PROFILE_VISIBLY = (
     "onto a stock blkback: the guest logs 'protection information dropped', turns off "
     "read_verify and write_generate, and no pair reaches the backend")
-STOCK_UNPROTECTED_COUNTED = ("onto a stock blkback: requests prepared with PI and sent "
-                             "without it are counted in blkfront's dix_unprotected")
 BACK_RESTORES_THE_PROFILE = ("onto DIX again: the guest logs 'protection information restored' "
                              "and generates and verifies PI again")
 STOCK_STATUS_IS_NOT_PROTECTED = "onto a stock blkback: xendix status does not say protected"

@@ -211,21 +211,27 @@ def save_restore(flavour: str | None = None):
 AIO_DEPTH = 16  # the domU's I/Os in flight at most (domu-lifecycle.sh's busy)
 
 
+def plain_requests(back: dict) -> int:
+    """Reads and writes of this connection that blkback got without PI."""
+    return back.get("rd_req", 0) + back.get("wr_req", 0) - back.get("dix_req", 0)
+
+
 def on_dix(step: str, st: dict, back: dict, before: dict, plain_allowed: int) -> None:
     """After a resume onto DIX.  Requests that blkif_recover() re-sends were
     prepared under the previous connection: without PI if that one had
-    dropped it (the guest verified none of them then).  blkback counts
-    those it gets once the frontend confirmed in dix_unprotected: at most
-    ``plain_allowed`` of them; every other read and write is a pair, and
-    the frontend sent nothing prepared with PI without it."""
-    plain = back.get("dix_unprotected", -1)
+    dropped it (the guest verified none of them then), at most the domU's
+    AIO depth of them.  Every other read and write is a pair, and the
+    frontend sent nothing prepared with PI without it.  (Whether any is in
+    flight at the suspend is up to timing: the guest freezes its tasks
+    first, and a request answered meanwhile is not re-sent.)"""
+    plain = plain_requests(back)
     s.check(C.profile_in_use(step),
             st.get("format") == "T10-DIF-TYPE1-CRC" and st.get("read_verify") == 1
             and st.get("write_generate") == 1 and back.get("dix_req", 0) > 0
             and 0 <= plain <= plain_allowed
-            and back.get("dix_req", 0) + plain == back.get("rd_req", 0) + back.get("wr_req", 0)
             and st.get("dix_unprotected") == before.get("dix_unprotected"),
-            domu=st, blkback=back, frontend_before=before, plain_allowed=plain_allowed)
+            plain=plain, domu=st, blkback=back, frontend_before=before,
+            plain_allowed=plain_allowed)
 
 
 def succeeded(step: str, runs: list[dict]) -> None:
@@ -250,6 +256,9 @@ s.check(C.STOCK_STATUS_IS_NOT_PROTECTED,
 back_state, back, runs = relive(C.SAVE_RESTORE_BACK, "restored-back", save_restore("patched"))
 succeeded(C.SAVE_RESTORE_BACK, runs)
 on_dix(C.SAVE_RESTORE_BACK, back_state, back, stock_state, AIO_DEPTH)
+s.fact("requests_resent_without_pi", {"blkback_plain": plain_requests(back),
+                                      "blkfront_unprotected_on_stock":
+                                          stock_state.get("dix_unprotected")})
 back_back = back
 
 # -- 5. Live migration to this host: Debian's Xen refuses it --------------------
@@ -262,7 +271,7 @@ s.check(C.MIGRATION_REFUSED_BEFORE_SUSPEND,
         and lab.domain_exists(NAME) and domu.domid == domid_before,
         commands=runs, domid_before=domid_before)
 # The same connection: nothing more went without PI.
-on_dix(C.MIGRATE, st, back, back_state, back_back.get("dix_unprotected", 0))
+on_dix(C.MIGRATE, st, back, back_state, plain_requests(back_back))
 
 # -- 7-8. xendix disable --now, enable --now -------------------------------------
 verdicts: dict = {}
@@ -349,9 +358,6 @@ s.check(C.STOCK_DROPS_THE_PROFILE_VISIBLY,
         any("protection information dropped" in l for l in run.dmesg)
         and stock_state.get("read_verify") == 0 and stock_state.get("write_generate") == 0
         and "dix_req" not in stock_back, domu=stock_state, blkback=stock_back, messages=msgs)
-s.check(C.STOCK_UNPROTECTED_COUNTED,
-        isinstance(stock_state.get("dix_unprotected"), int)
-        and stock_state.get("dix_unprotected", 0) > 0, domu=stock_state)
 s.check(C.BACK_RESTORES_THE_PROFILE,
         any("protection information restored" in l for l in run.dmesg), messages=msgs)
 lc_problems = run.kernel_problems()
