@@ -55,10 +55,11 @@ MUST_DIFFER = {
     "0014": "the same hunks in another order: 6.12's xen_blkbk_dix_get_pair() "
             "goes after blkif_get_x86_*_req() in blkback.c, after xen_blkbk_map() "
             "(6.1: before the DIX map helpers)",
-    "0017": "6.12's blk_integrity has no profile pointer: blkback compares the "
-            "format named from csum_type and BLK_INTEGRITY_REF_TAG, under "
-            "xen_blkbk_dix_profile()'s rules (pi_offset too), where 6.1 compares "
-            "profile->name, read once as blk_integrity_unregister() clears it; "
+    "0017": "6.12's blk_integrity has no profile pointer: xen_blkbk_dix_profile() "
+            "copies its csum_type and pi_offset too and names the format from "
+            "csum_type and BLK_INTEGRITY_REF_TAG, where 6.1 reads the profile "
+            "pointer once and takes the name from blkback's own table by "
+            "profile->name (and the IP checksum from BLK_INTEGRITY_IP_CHECKSUM); "
             "and the backing device is file_bdev(bdev_file)",
 }
 
