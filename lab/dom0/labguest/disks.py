@@ -131,12 +131,17 @@ def dm_linear(name: str, dev: str, offset_mib: int, size_mib: int) -> str:
     return found[0]
 
 
-def dm_retarget(name: str, dev: str, offset_mib: int, size_mib: int) -> None:
-    """Move a device-mapper linear volume onto [offset_mib, +size_mib) of
-    ``dev`` while it stays open (dmsetup reload, then resume: dm suspends
-    the volume, swaps the table and resumes it).  The volume takes the
-    integrity profile of its new disk, or none."""
-    table = f"0 {size_mib * 2048} linear {dev} {offset_mib * 2048}"
+def dm_retarget(name: str, dev: str, offset_mib: int, size_mib: int, delay_ms: int = 0) -> None:
+    """Move a device-mapper volume onto [offset_mib, +size_mib) of ``dev``
+    while it stays open (dmsetup reload, then resume: dm suspends the
+    volume, swaps the table and resumes it): a linear table, or with
+    ``delay_ms`` a dm-delay one that holds every I/O that long.  The
+    volume takes the integrity profile of its new disk, or none."""
+    if delay_ms:
+        sh("modprobe", "dm-delay", timeout=60)
+        table = f"0 {size_mib * 2048} delay {dev} {offset_mib * 2048} {delay_ms}"
+    else:
+        table = f"0 {size_mib * 2048} linear {dev} {offset_mib * 2048}"
     sh("dmsetup", "reload", name, "--table", table, timeout=60)
     sh("dmsetup", "resume", name, "--noudevsync", timeout=60)
 

@@ -196,6 +196,16 @@ s.check(C.PAIRS_CROSSED_THE_WRAP,
 s.check(C.RINGS_ONLY_PAIRS, only_pairs(first), blkback=first)
 
 # -- 2-4. Save and restore: onto DIX, onto stock blkback, onto DIX again -------
+# Every I/O of the volume waits this long in dom0 (dm-delay) while the
+# domain is saved, restored or migrated: the guest has requests in flight
+# when it suspends (its tasks freeze in far less), which blkif_recover()
+# re-sends at resume.
+HOLD_MS = 250
+lab.dm_retarget(VOL, type1, 0, VOL_MIB, delay_ms=HOLD_MS)
+s.fact("volume_while_saving", {"table": lab.sh("dmsetup", "table", VOL).stdout.strip(),
+                               "profile": lab.integrity(vol)})
+
+
 def save_restore(flavour: str | None = None):
     def how() -> list[dict]:
         runs = [xl("save", NAME, str(SAVE))]
@@ -274,6 +284,8 @@ s.check(C.MIGRATION_REFUSED_BEFORE_SUSPEND,
 on_dix(C.MIGRATE, st, back, back_state, plain_requests(back_back))
 
 # -- 7-8. xendix disable --now, enable --now -------------------------------------
+if ready("disabled"):  # the domU is idle
+    lab.dm_retarget(VOL, type1, 0, VOL_MIB)  # no more holding
 verdicts: dict = {}
 for phase, verb, want in (("disabled", "disable", "off"), ("enabled", "enable", "protected")):
     if not ready(phase):
@@ -358,6 +370,9 @@ s.check(C.STOCK_DROPS_THE_PROFILE_VISIBLY,
         any("protection information dropped" in l for l in run.dmesg)
         and stock_state.get("read_verify") == 0 and stock_state.get("write_generate") == 0
         and "dix_req" not in stock_back, domu=stock_state, blkback=stock_back, messages=msgs)
+s.check(C.STOCK_UNPROTECTED_COUNTED,
+        isinstance(stock_state.get("dix_unprotected"), int)
+        and 0 < stock_state.get("dix_unprotected", 0) <= AIO_DEPTH, domu=stock_state)
 s.check(C.BACK_RESTORES_THE_PROFILE,
         any("protection information restored" in l for l in run.dmesg), messages=msgs)
 lc_problems = run.kernel_problems()
