@@ -149,7 +149,7 @@ def relive(step: str, phase: str, how) -> dict:
     again = [r for r in recs if r.get("record") == "busy_again"]
     s.fact(f"{phase}_io", {"chunks": len(chunks), "failed": [r for r in chunks if not r["ok"]][:4],
                            "again": len(again), "again_failed": [r for r in again if not r["ok"]][:4]})
-    s.check(C.no_io_lost(step), len(chunks) >= 4 and all(r["ok"] for r in chunks)
+    s.check(C.no_io_lost(step), len(chunks) >= 2 and all(r["ok"] for r in chunks)
             and again and all(r["ok"] for r in again),
             chunks=len(chunks), failed=[r for r in chunks if not r["ok"]][:4],
             again_failed=[r for r in again if not r["ok"]][:4])
@@ -198,9 +198,10 @@ s.check(C.RINGS_ONLY_PAIRS, only_pairs(first), blkback=first)
 # -- 2-4. Save and restore: onto DIX, onto stock blkback, onto DIX again -------
 # Every I/O of the volume waits this long in dom0 (dm-delay) while the
 # domain is saved, restored or migrated: the guest has requests in flight
-# when it suspends (its tasks freeze in far less), which blkif_recover()
-# re-sends at resume.
-HOLD_MS = 250
+# when it suspends (its tasks freeze in less, even under TCG on a busy
+# host: 250 ms was not always enough), which blkif_recover() re-sends at
+# resume.
+HOLD_MS = 1000
 lab.dm_retarget(VOL, type1, 0, VOL_MIB, delay_ms=HOLD_MS)
 s.fact("volume_while_saving", {"table": lab.sh("dmsetup", "table", VOL).stdout.strip(),
                                "profile": lab.integrity(vol)})
