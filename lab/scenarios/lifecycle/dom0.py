@@ -13,6 +13,7 @@ with type 3 and 4096-byte blocks.
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -112,6 +113,12 @@ def verdict_of(status_json: str) -> str | None:
     return next((r.get("verdict") for r in rows if r.get("devid") == XVDB), None)
 
 
+def status_now() -> tuple[subprocess.CompletedProcess[str], str | None]:
+    """``xendix status --json`` of xvdb now: the run and xvdb's verdict."""
+    p = lab.xendix("status", "--json", NAME, "xvdb")
+    return p, verdict_of(p.stdout)
+
+
 def in_flight(timeout: float = 10) -> dict:
     """Wait, bounded, until dom0's block layer has I/O of the volume in
     flight (blkback's bios on the dm volume and the NVMe disk under it:
@@ -128,9 +135,10 @@ def in_flight(timeout: float = 10) -> dict:
     return seen
 
 
-def relive(step: str, phase: str, how) -> dict:
+def relive(step: str, phase: str, how) -> tuple[dict, dict, list[dict]]:
     """One save/restore or migration with the domU's I/O running: ``how``
-    does it; then tell the domU to finish and check what it saw."""
+    does it; then tell the domU to finish and check what it saw.  Returns
+    the domU's state, blkback's counters and the commands' results."""
     if not ready(f"{phase}-start"):
         return {}, {}, []
     lab.signal(box, f"{phase}-start")
@@ -172,14 +180,13 @@ s.check(C.XVDB_HAS_THE_VOLUMES_PROFILE,
         (connect.get("format"), str(connect.get("interval"))) == ("T10-DIF-TYPE1-CRC", "512"),
         domu=connect)
 rings_state, first = ended("rings", 400)
-st = rings_state
 rings = s.fact("rings", probe.rings(domu.domid) if started else [])
 # The stock blkback has no tracepoints, and ours cannot be unloaded while
 # a probe is attached to them: the probe's work ends here.
 probe.bpf.cleanup()
 s.check(C.TWO_QUEUES_AND_A_4_PAGE_RING,
         nodes.get("multi-queue-num-queues") == "2" and nodes.get("ring-page-order") == "2"
-        and st.get("queues") == 2, nodes=nodes, domu=st)
+        and rings_state.get("queues") == 2, nodes=nodes, domu=rings_state)
 ring_io = [r for r in domu.records_so_far() if r.get("record") == "ring_io"]
 s.check(C.RING_IO_VERIFIED, len(ring_io) == 64 and all(r["ok"] for r in ring_io),
         failed=[r for r in ring_io if not r["ok"]][:4], count=len(ring_io))
@@ -232,9 +239,7 @@ def on_dix(step: str, st: dict, back: dict, before: dict, plain_allowed: int) ->
     prepared under the previous connection: without PI if that one had
     dropped it (the guest verified none of them then), at most the domU's
     AIO depth of them.  Every other read and write is a pair, and the
-    frontend sent nothing prepared with PI without it.  (Whether any is in
-    flight at the suspend is up to timing: the guest freezes its tasks
-    first, and a request answered meanwhile is not re-sent.)"""
+    frontend sent nothing prepared with PI without it."""
     plain = plain_requests(back)
     s.check(C.profile_in_use(step),
             st.get("format") == "T10-DIF-TYPE1-CRC" and st.get("read_verify") == 1
@@ -258,11 +263,11 @@ s.check(C.RESTORE_ONLY_PAIRS, only_pairs(back), blkback=back)
 stock_state, stock_back, runs = relive(C.SAVE_RESTORE_STOCK, "restored-stock",
                                        save_restore("stock"))
 succeeded(C.SAVE_RESTORE_STOCK, runs)
-status = lab.xendix("status", "--json", NAME, "xvdb")
+status, verdict = status_now()
 s.fact("status_on_stock", lab.summary(status))
 s.check(C.STOCK_STATUS_IS_NOT_PROTECTED,
-        status.returncode == 0 and verdict_of(status.stdout) not in ("protected", None),
-        verdict=verdict_of(status.stdout), status=lab.summary(status))
+        status.returncode == 0 and verdict not in ("protected", None),
+        verdict=verdict, status=lab.summary(status))
 
 back_state, back, runs = relive(C.SAVE_RESTORE_BACK, "restored-back", save_restore("patched"))
 succeeded(C.SAVE_RESTORE_BACK, runs)
@@ -270,7 +275,7 @@ on_dix(C.SAVE_RESTORE_BACK, back_state, back, stock_state, AIO_DEPTH)
 s.fact("requests_resent_without_pi", {"blkback_plain": plain_requests(back),
                                       "blkfront_unprotected_on_stock":
                                           stock_state.get("dix_unprotected")})
-back_back = back
+back_connection = back
 
 # -- 5. Live migration to this host: Debian's Xen refuses it --------------------
 domid_before = domu.domid if lab.domain_exists(NAME) else -1
@@ -282,21 +287,20 @@ s.check(C.MIGRATION_REFUSED_BEFORE_SUSPEND,
         and lab.domain_exists(NAME) and domu.domid == domid_before,
         commands=runs, domid_before=domid_before)
 # The same connection: nothing more went without PI.
-on_dix(C.MIGRATE, st, back, back_state, plain_requests(back_back))
+on_dix(C.MIGRATE, st, back, back_state, plain_requests(back_connection))
 
-# -- 7-8. xendix disable --now, enable --now -------------------------------------
+# -- 6-7. xendix disable --now, enable --now -------------------------------------
 if ready("disabled"):  # the domU is idle
     lab.dm_retarget(VOL, type1, 0, VOL_MIB)  # no more holding
 verdicts: dict = {}
-for phase, verb, want in (("disabled", "disable", "off"), ("enabled", "enable", "protected")):
+for phase, verb in (("disabled", "disable"), ("enabled", "enable")):
     if not ready(phase):
         break
     run = lab.xendix(verb, NAME, "xvdb", "--now", "--json")
     s.fact(f"{verb}_now", lab.summary(run))
     lab.signal(box, phase)
     st, back = ended(phase)
-    status = lab.xendix("status", "--json", NAME, "xvdb")
-    verdicts[phase] = verdict_of(status.stdout)
+    verdicts[phase] = status_now()[1]
     io = [r for r in domu.records_so_far() if r.get("record") == phase]
     if phase == "disabled":
         s.check(C.DISABLE_NOW_DROPS_THE_PROFILE,
@@ -312,7 +316,7 @@ s.check(C.STATUS_FOLLOWS_THE_TOGGLE,
         verdicts.get("disabled") == "off" and verdicts.get("enabled") == "protected",
         verdicts=verdicts)
 
-# -- 9. The volume loses its profile under the connected vbd --------------------
+# -- 8. The volume loses its profile under the connected vbd --------------------
 if ready("lost"):
     before = blkback("before-lost")
     lab.dm_retarget(VOL, plain, 0, VOL_MIB)
@@ -328,12 +332,12 @@ if ready("lost"):
     s.check(C.LOST_IS_COUNTED,
             back.get("dix_rejected", 0) - before.get("dix_rejected", 0) >= 2
             and any("profile" in l for l in lines), blkback=back, before=before, dmesg=lines)
-    status = lab.xendix("status", "--json", NAME, "xvdb")
+    status, verdict = status_now()
     s.fact("status_after_lost", lab.summary(status))
-    s.check(C.STATUS_SAYS_PROFILE_CHANGED, verdict_of(status.stdout) == "profile-changed",
-            verdict=verdict_of(status.stdout), status=lab.summary(status))
+    s.check(C.STATUS_SAYS_PROFILE_CHANGED, verdict == "profile-changed",
+            verdict=verdict, status=lab.summary(status))
 
-# -- 10. Re-attached without a profile ---------------------------------------------
+# -- 9. Re-attached without a profile ---------------------------------------------
 if ready("reattached-plain"):
     run = lab.xendix("enable", NAME, "xvdb", "--now", "--json")
     s.fact("reattach_plain", lab.summary(run))
@@ -346,7 +350,7 @@ if ready("reattached-plain"):
             and all(r["ok"] for r in io) and back.get("dix_req") == 0,
             run=lab.summary(run), feature=feature, domu=st, io=io, blkback=back)
 
-# -- 11. Onto a disk of another profile ------------------------------------------
+# -- 10. Onto a disk of another profile ------------------------------------------
 if ready("reattached-type3"):
     lab.dm_retarget(VOL, type3, 0, VOL_MIB)
     s.fact("volume_profile_type3", lab.integrity(vol))
