@@ -7,7 +7,6 @@ the series' own translation compiled for the host."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import subprocess
 import sys
@@ -23,16 +22,6 @@ SERIES = tuple(kseries.names())
 SOURCE = kmod.BLKIF32_TEST / "blkif32_test.c"
 KBUILD = kmod.REPO / "kmod" / "xendix-kbuild"
 CASE_LINE = re.compile(r"blkif32_test: case (\S+): (.*)")
-
-
-@pytest.fixture(scope="module")
-def labguest():
-    """labguest as dom0 imports it: lab/dom0 and ctl/ on sys.path."""
-    sys.path[:0] = [str(job.DOM0), str(job.LAB.parent / "ctl")]
-    try:
-        return importlib.import_module("labguest")
-    finally:
-        del sys.path[:2]
 
 
 DMESG = """\

@@ -3,25 +3,13 @@ between domU and dom0, the record helper and the I/O tool."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lab.host import job
-
-@pytest.fixture(scope="module")
-def labguest():
-    """labguest as dom0 imports it: lab/dom0 and ctl/ on sys.path."""
-    sys.path[:0] = [str(job.DOM0), str(job.LAB.parent / "ctl")]
-    try:
-        return importlib.import_module("labguest")
-    finally:
-        del sys.path[:2]
-
 
 def test_tagged_console_lines_become_records_logs_and_dmesg(labguest):
     run = labguest.DomuRun("g")
