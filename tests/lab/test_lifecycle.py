@@ -81,9 +81,6 @@ class TestWhereDixGoes:
     def test_onto_stock_the_guest_drops_pi_visibly(self, life):
         assert passed(life, C.STOCK_DROPS_THE_PROFILE_VISIBLY)
 
-    def test_onto_stock_requests_resent_without_pi_are_counted(self, life):
-        assert passed(life, C.STOCK_UNPROTECTED_COUNTED)
-
     def test_onto_stock_xendix_status_does_not_say_protected(self, life):
         assert passed(life, C.STOCK_STATUS_IS_NOT_PROTECTED)
 

@@ -46,9 +46,6 @@ MIGRATION_REFUSED_BEFORE_SUSPEND = (
 STOCK_DROPS_THE_PROFILE_VISIBLY = (
     "onto a stock blkback: the guest logs 'protection information dropped', turns off "
     "read_verify and write_generate, and no pair reaches the backend")
-STOCK_UNPROTECTED_COUNTED = ("onto a stock blkback: the requests in flight at the suspend, "
-                             "prepared with PI, were re-sent without it and counted in "
-                             "blkfront's dix_unprotected")
 BACK_RESTORES_THE_PROFILE = ("onto DIX again: the guest logs 'protection information restored' "
                              "and generates and verifies PI again")
 STOCK_STATUS_IS_NOT_PROTECTED = "onto a stock blkback: xendix status does not say protected"
