@@ -164,3 +164,13 @@ def test_a_lean_disk_uses_the_hotplug_script_shipped_beside_labguest(labguest):
     script = spec.split("script=")[1].split(",")[0]
     assert Path(script) == job.DOM0 / "vbd-hotplug" and Path(script).stat().st_mode & 0o111
     assert spec == f"format=raw,vdev=xvdb,access=rw,script={script},target=/dev/sdd"
+
+
+def test_the_domu_kernel_keeps_its_messages_off_the_console_the_records_use(labguest, tmp_path,
+                                                                           monkeypatch):
+    # A kernel message printed while a record is on its way splits the
+    # record's line; the kernel log comes whole at the end instead.
+    monkeypatch.setattr(labguest.domu, "Path", lambda p: tmp_path)
+    cfg = labguest.domu_config("d", [], "x.sh", "patched", 128)
+    extra = [l for l in cfg.read_text().splitlines() if l.startswith("extra")][0]
+    assert "console=hvc0" in extra and " loglevel=1 " in extra
