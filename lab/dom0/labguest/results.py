@@ -19,13 +19,18 @@ class Scenario:
 
     def fact(self, name: str, value: Any) -> Any:
         self.facts[name] = value
-        print(f"lab: fact {name} = {value!r}", flush=True)
+        print(f"lab: {self.elapsed()} fact {name} = {value!r}", flush=True)
         return value
 
     def check(self, name: str, ok: bool, **details: Any) -> bool:
         self.checks.append({"name": name, "ok": bool(ok), **details})
-        print(f"lab: {'PASS' if ok else 'FAIL'} {name} {details if details else ''}", flush=True)
+        print(f"lab: {self.elapsed()} {'PASS' if ok else 'FAIL'} {name} {details if details else ''}",
+              flush=True)
         return bool(ok)
+
+    def elapsed(self) -> str:
+        """Seconds since the scenario started, for the log: where time went."""
+        return f"[{time.monotonic() - self.started:6.1f}s]"
 
     def save(self) -> None:
         self.facts.setdefault("scenario_seconds", round(time.monotonic() - self.started, 1))
