@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -40,6 +41,36 @@ class ModuleBuild:
     @property
     def blkback(self) -> Path:
         return self.directory / "xen-blkback.ko"
+
+
+def kbuild_env() -> dict[str, str]:
+    """The environment for xendix-kbuild: the pristine sources it extracts
+    kept in the cache (XENDIX_KBUILD_SOURCES), so that each source tarball
+    is read once, not once a build."""
+    return {"XENDIX_KBUILD_SOURCES": str(cache_root() / "linux-source"), **os.environ}
+
+
+def checkpatch_script(series: str) -> Path:
+    """The series' scripts/checkpatch.pl (with the spelling and const_structs
+    files it reads beside it), extracted once from its source tarball."""
+    source = kseries.load(series).source
+    tarball = Path(f"/usr/src/{source}.tar.xz")
+    st = tarball.stat()
+    out = cache_root() / "checkpatch" / f"{source}-{st.st_size}-{int(st.st_mtime)}"
+    script = out / "scripts" / "checkpatch.pl"
+    if not script.exists():
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        subprocess.run(["tar", "-xJf", str(tarball), "-C", str(tmp), "--strip-components=1",
+                        *(f"{source}/scripts/{f}" for f in
+                          ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch"))],
+                       check=True, capture_output=True)
+        try:
+            tmp.rename(out)
+        except OSError:  # another run got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return script
 
 
 def patch_files(series: str, patch_dir: Path | None = None) -> list[Path]:
@@ -86,7 +117,7 @@ def build(series: str, flavour: str = "patched", abi: str | None = None,
             argv.append("--fault-injection")
             if patch_dir is not None:
                 argv += ["--patch-dir", str(patch_dir)]
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=kbuild_env())
         if proc.returncode != 0:
             raise BuildError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
                              else f"xendix-kbuild exited {proc.returncode}")
@@ -124,7 +155,7 @@ def build_lab_module(name: str, sources: list[Path], series: str, abi: str | Non
             if i == 1:
                 for src in sources:
                     shutil.copy2(src, work / src.name)
-            proc = subprocess.run(step, capture_output=True, text=True)
+            proc = subprocess.run(step, capture_output=True, text=True, env=kbuild_env())
             if proc.returncode != 0:
                 raise BuildError(f"{name}: " + (proc.stderr.strip()[-2000:]
                                                 or f"{step[0]} exited {proc.returncode}"))

@@ -142,21 +142,10 @@ def test_the_job_carries_the_module_for_dom0(monkeypatch, tmp_path):
 # -- kbuild: the build, and the cases against each series' translation ------
 
 
-def checkpatch(tmp_path: Path, series: str) -> Path:
-    source = kseries.load(series).source
-    tarball = Path(f"/usr/src/{source}.tar.xz")
-    if not tarball.exists():
-        pytest.skip(f"{tarball} is missing")
-    subprocess.run(["tar", "-xJf", str(tarball), "-C", str(tmp_path), "--strip-components=1",
-                    f"{source}/scripts/checkpatch.pl", f"{source}/scripts/spelling.txt",
-                    f"{source}/scripts/const_structs.checkpatch"], check=True)
-    return tmp_path / "scripts" / "checkpatch.pl"
-
-
 @pytest.mark.kbuild
 @pytest.mark.parametrize("series", SERIES)
-def test_blkif32_test_is_checkpatch_strict_clean(tmp_path, series):
-    proc = subprocess.run(["perl", str(checkpatch(tmp_path, series)), "--strict", "--no-tree",
+def test_blkif32_test_is_checkpatch_strict_clean(tmp_path, series, checkpatch):
+    proc = subprocess.run(["perl", str(checkpatch(series)), "--strict", "--no-tree",
                            "--terse", "-f", str(SOURCE)],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
@@ -181,7 +170,7 @@ def patched_tree(request, tmp_path_factory) -> tuple[str, Path]:
     series = request.param
     out = tmp_path_factory.mktemp(f"tree-{series}")
     proc = subprocess.run([str(KBUILD), "--series", series, "--extract-only", "--build-dir", str(out)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=kmod.kbuild_env())
     if proc.returncode != 0:
         pytest.skip(proc.stderr.strip().splitlines()[-1])
     return series, out

@@ -38,7 +38,15 @@ needs_dkms = pytest.mark.skipif(shutil.which("dkms", path=os.environ.get("PATH",
 
 
 def kbuild(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    """xendix-kbuild with the lab's sources folder (each tarball read once),
+    unless ``env`` says otherwise."""
+    kw.setdefault("env", kmod.kbuild_env())
     return subprocess.run([str(KBUILD), *args], capture_output=True, text=True, **kw)
+
+
+def without_sources_folder() -> dict[str, str]:
+    """The environment of a user's build: no XENDIX_KBUILD_SOURCES."""
+    return {k: v for k, v in os.environ.items() if k != "XENDIX_KBUILD_SOURCES"}
 
 
 def series_field(series: str) -> str:
@@ -152,8 +160,7 @@ def test_the_patch_series_applies_with_git_am(tmp_path, series):
     if not patches:
         pytest.skip(f"patches/{series} is empty")
     tree = tmp_path / "tree"
-    subprocess.run([str(KBUILD), "--series", series, "--no-patches", "--build-dir", str(tree),
-                    "--extract-only"], check=True, capture_output=True)
+    kbuild("--series", series, "--no-patches", "--build-dir", str(tree), "--extract-only", check=True)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
     subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
     subprocess.run(git + ["add", "-A"], cwd=tree, check=True)
@@ -180,7 +187,7 @@ def test_dkms_builds_both_modules_for_an_installed_kernel_and_they_carry_the_ser
     trees = ["--dkmstree", str(tmp_path / "tree"), "--sourcetree", str(tmp_path / "src")]
     for step in (["add"], ["build", "-k", abi]):
         proc = subprocess.run(["dkms", *step, *trees, "-m", "xen-dix", "-v", "0.1.0"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=without_sources_folder())
         assert proc.returncode == 0, proc.stdout + proc.stderr
     built = tmp_path / "tree" / "xen-dix" / "0.1.0" / abi / "x86_64" / "module"
     assert sorted(p.name for p in built.iterdir()) == ["xen-blkback.ko", "xen-blkfront.ko"]
@@ -265,13 +272,46 @@ def test_the_readmes_command_in_the_checkout_builds_modules_that_carry_the_serie
     build/6.1/<abi>/ inside the work tree: both modules name patches/6.1."""
     abi = kbuild("--series", OLDEST, "--print-abi").stdout.strip()
     proc = subprocess.run(["make", "-C", "kmod", f"KSERIES={OLDEST}"], cwd=kmod.REPO,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=without_sources_folder())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = kmod.REPO / "build" / OLDEST / abi
     assert proc.stdout.strip().splitlines()[-2] == str(out)  # before make's "Leaving directory"
     n = len(kmod.patch_files(OLDEST))
     assert f"{n} patch(es) applied ({series_field(OLDEST)})" in proc.stdout + proc.stderr
     assert_carries_the_series(out, OLDEST)
+
+
+@needs_source(OLDEST)
+def test_a_sources_folder_is_filled_once_a_tarball_and_builds_copy_from_it(tmp_path):
+    """XENDIX_KBUILD_SOURCES: the tarball's pristine files are extracted
+    once (keyed by its size and mtime), and each build copies them; what a
+    build gets is what a build without the folder extracts."""
+    sources = tmp_path / "sources"
+    env = {**without_sources_folder(), "XENDIX_KBUILD_SOURCES": str(sources)}
+    args = ("--series", OLDEST, "--no-patches", "--extract-only")
+    first = kbuild(*args, "--fault-injection", "--build-dir", str(tmp_path / "a"), env=env)
+    assert first.returncode == 0, first.stderr
+    tarball = Path(f"/usr/src/{kseries.load(OLDEST).source}.tar.xz")
+    st = tarball.stat()
+    filled = [p.name for p in sources.iterdir()]
+    assert filled == [f"{tarball.name[:-len('.tar.xz')]}-{st.st_size}-{int(st.st_mtime)}"]
+    plain = kbuild(*args, "--fault-injection", "--build-dir", str(tmp_path / "p"),
+                   env=without_sources_folder())
+    assert plain.returncode == 0, plain.stderr
+
+    def files(d: Path) -> dict[str, bytes]:
+        return {str(f.relative_to(d)): f.read_bytes() for f in d.rglob("*") if f.is_file()}
+    assert files(tmp_path / "a") == files(tmp_path / "p")
+    assert "lib/fault-inject.c" in files(tmp_path / "a")
+    # The next build copies from the folder: a mark left there shows up,
+    # and a build without --fault-injection gets no lib/.
+    pristine = sources / filled[0] / "drivers" / "block" / "xen-blkfront.c"
+    pristine.write_text("/* from the sources folder */\n" + pristine.read_text())
+    second = kbuild(*args, "--build-dir", str(tmp_path / "b"), env=env)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "b" / "drivers/block/xen-blkfront.c").read_text().startswith(
+        "/* from the sources folder */")
+    assert not (tmp_path / "b" / "lib").exists()
 
 
 @needs_source(OLDEST)
@@ -300,7 +340,7 @@ def test_a_patch_that_git_apply_reports_applied_but_did_not_apply_stops_the_buil
                     'case " $* " in *" --numstat "*) exec %s "$@" ;; esac\n'
                     "exit 0\n" % real)
     fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    env = {**kmod.kbuild_env(), "PATH": f"{fake.parent}:{os.environ['PATH']}"}
     proc = kbuild("--series", OLDEST, "--patch-dir", str(patches), "--build-dir",
                   str(tmp_path / "b"), "--extract-only", env=env)
     assert proc.returncode != 0
