@@ -5,6 +5,7 @@ host's `python -m bench report` turns the runs into the table."""
 import dataclasses
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from plan import MAILBOX, PAIRS, PRECONDITION, WORKLOADS, plan
 PERSISTENT = Path("/sys/module/xen_blkback/parameters/feature_persistent")
 PI_TUPLE, INTERVAL = 8, 512
 RUN_BOUND = 300  # seconds for one fio command, from the signal to the answer
+PROBE_BOUND = 600  # seconds for bcc to compile and attach dom0's probe
 DIX_VDEVS = {dix for _, dix, _ in PAIRS}
 
 s = lab.Scenario()
@@ -68,14 +70,47 @@ s.fact("bench_disks", {
 })
 
 # -- dom0's probe ------------------------------------------------------------
-try:
-    from probe import Probe
+# bcc compiles it for a minute or more under TCG: meanwhile the first domU
+# boots, and the runs wait for it (wait_for_probe).  Its counts are taken
+# as differences around each run, so it may attach after the connect.
+probe = None
+probe_error = ""
 
-    probe = Probe()
-    probe_error = ""
-except Exception as e:  # bcc's errors are plain Exceptions
-    probe, probe_error = None, f"{type(e).__name__}: {e}"
-s.check(C.PROBES_STARTED, probe is not None, error=probe_error[-1500:])
+
+def load_probe() -> None:
+    global probe, probe_error
+    try:
+        from probe import Probe
+
+        probe = Probe()
+    except Exception as e:  # bcc's errors are plain Exceptions
+        probe_error = f"{type(e).__name__}: {e}"
+
+
+loading = threading.Thread(target=load_probe, name="probe", daemon=True)
+loading.start()
+
+
+probe_ready: bool | None = None  # None until wait_for_probe
+
+
+def dom0_probe():
+    """The probe, once wait_for_probe found it attached; else None."""
+    return probe if probe_ready else None
+
+
+def wait_for_probe() -> None:
+    """Once, before the first run: the probe is attached, or has failed (a
+    probe still compiling at the bound is not used, even if it ends later)."""
+    global probe_ready
+    if probe_ready is not None:
+        return
+    loading.join(PROBE_BOUND)
+    probe_ready = probe is not None and not loading.is_alive()
+    s.fact("seconds_to_probe", round(time.monotonic() - T0, 1))
+    s.check(C.PROBES_STARTED, probe_ready,
+            error=(probe_error or ("still compiling" if loading.is_alive() else ""))[-1500:])
+
 
 uname = lab.sh("uname", "-r").stdout.strip()
 xl_info = lab.sh(lab.XL, "info", check=False, timeout=60).stdout
@@ -141,6 +176,7 @@ class Bench:
     def run(self, kind: str, workload: str, rep: int, vdev: str) -> dict:
         handle = lab.devid(vdev)
         started = round(time.monotonic() - T0, 1)
+        probe = dom0_probe()
         sampled = bool(probe) and rep == 0 and workload in PROFILE
         if sampled:
             probe.start_profile(vdev in DIX_VDEVS)
@@ -201,6 +237,7 @@ for config in configs:
     PERSISTENT.write_text("Y\n" if config.persistent else "N\n")
     bench = Bench(config)
     up = bench.start()
+    wait_for_probe()  # the domU is up and idle
     profiles = {r["vdev"]: r for r in bench.domu.records_so_far() if r.get("record") == "profile"}
     want = {v: ("T10-DIF-TYPE1-CRC" if v in DIX_VDEVS else "none")
             for v in ("xvdb", "xvdc", "xvdd", "xvde")}
@@ -231,6 +268,7 @@ for config in configs:
     done = bench.bye()
     problems += done.kernel_problems()
 PERSISTENT.write_text("Y\n")
+wait_for_probe()  # if no domU came up
 
 tools = next((r for r in bench.domu.run.records if r.get("record") == "tools"), {})
 versions["fio"] = tools.get("fio", "?")
