@@ -199,9 +199,37 @@ def test_dkms_builds_both_modules_for_an_installed_kernel_and_they_carry_the_ser
 def test_every_patch_is_checkpatch_strict_clean(series):
     if not kmod.patch_files(series):
         pytest.skip(f"patches/{series} is empty")
+    env = {**os.environ, "CHECKPATCH": str(kmod.checkpatch_script(series))}
     proc = subprocess.run([str(kmod.REPO / "kmod" / "checkpatch-series"), series],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_checkpatch_series_names_a_bad_patch_of_either_kind(tmp_path):
+    """checkpatch-series runs checkpatch once for the driver patches and once
+    for the patches that touch only Xen's public headers: a trailing blank
+    added to one patch of each kind fails it, naming both."""
+    if not kmod.patch_files(OLDEST):
+        pytest.skip(f"patches/{OLDEST} is empty")
+    repo = tmp_path / "repo"
+    shutil.copytree(kmod.REPO / "kmod", repo / "kmod")
+    shutil.copytree(kmod.REPO / "patches" / OLDEST, repo / "patches" / OLDEST)
+    patches = sorted((repo / "patches" / OLDEST).glob("0*.patch"))[1:]
+    headers_only = next(p for p in patches if all(
+        " a/include/xen/interface/" in l for l in p.read_text().splitlines()
+        if l.startswith("diff --git ")))
+    driver = next(p for p in patches if "xen-blkback/blkback.c" in p.read_text())
+    for bad in (headers_only, driver):
+        text = bad.read_text()
+        i = text.index("\n+", text.index("\n@@ "))
+        bad.write_text(text[:i + 2] + "+/* trailing blank */ \n" + text[i + 2:])
+    env = {**os.environ, "CHECKPATCH": str(kmod.checkpatch_script(OLDEST))}
+    proc = subprocess.run([str(repo / "kmod" / "checkpatch-series"), OLDEST],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    flagged = {Path(l.split(":")[0]).name for l in proc.stdout.splitlines()
+               if "trailing whitespace" in l}
+    assert flagged == {headers_only.name, driver.name}, proc.stdout
 
 
 @pytest.fixture(scope="module", params=SERIES, ids=SERIES)
