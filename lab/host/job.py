@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .kmod import FLAVOURS as KMOD_FLAVOURS
 from .kmod import ModuleBuild, build_blkif32_test, build_fuzzfront, modinfo
 from .kmod import build as kmod_build
+from .vmlinux import elf_kernel
 
 LAB = Path(__file__).resolve().parents[1]
 DOM0 = LAB / "dom0"  # what runs in dom0: its init, labguest, the hotplug script
@@ -222,13 +223,13 @@ def other_series(series: str) -> str:
 
 def other_domu(workdir: Path, scenario: Scenario, series: str) -> tuple[str, str, Path, Path]:
     """The other series' domU kernel and initramfs (its own blkfront
-    builds): (series, abi, vmlinuz, initrd)."""
+    builds): (series, abi, kernel, initrd)."""
     other = other_series(series)
     kseries.load(other)
     abi = debian.kernel_abi(other)
     builds = {f: kmod_build(other, f, abi) for f in KMOD_FLAVOURS}
     initrd = domu_initramfs(abi, scenario, builds, workdir / "domu-other-initrd.gz")
-    return other, abi, debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}", initrd
+    return other, abi, elf_kernel(debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}"), initrd
 
 
 def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
@@ -256,10 +257,11 @@ def make_job(workdir: Path, scenario: Scenario, series: str, abi: str,
             tar.add(b.blkback, f"modules/{flavour}/xen-blkback.ko")
             tar.add(b.blkfront, f"modules/{flavour}/xen-blkfront.ko")
         tar.add(blkif32_test, "modules/blkif32-test.ko")
-        tar.add(tree / "boot" / f"vmlinuz-{abi}", "domu/vmlinuz")
+        # xl loads the ELF inside the bzImage: no decompression in dom0.
+        tar.add(elf_kernel(tree / "boot" / f"vmlinuz-{abi}"), "domu/kernel")
         tar.add(initrd, "domu/initrd.gz")
         if other:
-            tar.add(other[2], "domu-other/vmlinuz")
+            tar.add(other[2], "domu-other/kernel")
             tar.add(other[3], "domu-other/initrd.gz")
         ctl = repo / "ctl"
         if ctl.is_dir():

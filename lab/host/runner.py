@@ -14,6 +14,7 @@ from . import debian, images, kmod, qemu
 from . import series as kseries
 from .errors import LabError
 from .job import Scenario, blank_disk, make_job, read_results
+from .vmlinux import elf_kernel
 
 REPO = debian.REPO
 ARTIFACTS = REPO / "lab-artifacts"
@@ -69,7 +70,8 @@ def prepare(series: str, patch_dir: Path | None = None) -> Target:
     abi = debian.kernel_abi(series)
     builds = {f: kmod.build(series, f, abi, patch_dir) for f in kmod.FLAVOURS}
     t1 = time.monotonic()
-    xen, kernel = debian.xen_hypervisor(), debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}"
+    # Xen loads dom0's ELF kernel as it is: no decompression in the hypervisor.
+    xen, kernel = debian.xen_hypervisor(), elf_kernel(debian.kernel_tree(abi) / "boot" / f"vmlinuz-{abi}")
     initrd, rootfs = images.dom0_initramfs(abi), images.dom0_rootfs(abi)
     return Target(series, abi, builds, xen, kernel, initrd, rootfs,
                   {"module_build_s": round(t1 - t0, 1),

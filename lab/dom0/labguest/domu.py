@@ -105,7 +105,7 @@ def domu_config(name: str, disks: list[str], script: str, frontend: str, memory:
     disk_list = ", ".join(json.dumps(d) for d in disks)
     cfg.write_text(
         f'name = "{name}"\ntype = "pv"\n'
-        f'kernel = "{LAB}/{kernel}/vmlinuz"\nramdisk = "{LAB}/{kernel}/initrd.gz"\n'
+        f'kernel = "{LAB}/{kernel}/kernel"\nramdisk = "{LAB}/{kernel}/initrd.gz"\n'
         f'extra = "console=hvc0 loglevel=1 lab.script={script} lab.front={frontend}'
         f'{front_params_arg(front_params)}"\n'
         f"memory = {memory}\nvcpus = {vcpus}\nvif = []\ndisk = [ {disk_list} ]\n"
