@@ -119,13 +119,24 @@ def status_now() -> tuple[subprocess.CompletedProcess[str], str | None]:
     return p, verdict_of(p.stdout)
 
 
+def held_by_dm_delay() -> int:
+    """Bios of the volume that dm-delay holds now (its status: reads,
+    writes and flushes waiting), 0 for another target."""
+    fields = lab.sh("dmsetup", "status", VOL, check=False, timeout=20).stdout.split()
+    if len(fields) < 4 or fields[2] != "delay":
+        return 0
+    return sum(int(f) for f in fields[3:] if f.isdigit())
+
+
 def in_flight(timeout: float = 10) -> dict:
-    """Wait, bounded, until dom0's block layer has I/O of the volume in
-    flight (blkback's bios on the dm volume and the NVMe disk under it:
-    /sys/block/X/inflight); what it saw."""
+    """Wait, bounded, until dom0 has I/O of the volume in flight: bios that
+    dm-delay holds (each for HOLD_MS: they cannot be missed), or in the
+    block layer of the dm volume and the NVMe disk under it
+    (/sys/block/X/inflight, which shows only a moment of each); what it saw."""
     seen: dict = {}
 
     def busy() -> bool:
+        seen["held_by_dm_delay"] = held_by_dm_delay()
         for dev in (vol, type1):
             name = Path(os.path.realpath(dev)).name
             seen[name] = sum(int(x) for x in lab.read(f"/sys/block/{name}/inflight", "0 0").split())
