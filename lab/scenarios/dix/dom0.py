@@ -209,16 +209,21 @@ disk = lab.scsi_debug(dev_size_mb=32, dif=1, dix=1)
 
 def case(name: str, frontend: str, backend: str, enable: str | None = None) -> dict:
     lab.load_backend(backend)
-    domu = lab.Domu(name, [lab.lean_disk(disk, "xvdb")], "domu-plain.sh", frontend=frontend)
+    lab.signal(box, "")  # not the last domU's "bye"
+    domu = lab.Domu(name, [lab.lean_disk(disk, "xvdb"), lab.lean_disk(box, "xvdc")],
+                    "domu-plain.sh", frontend=frontend)
     # Paused, so that the toggle is in place before blkback connects.
     domu.start(paused=True)
     if enable is not None:
         lab.xs_write(f"{domu.backend()}/data-integrity-enable", enable)
     domu.unpause()
-    domu.wait_record("profile", 120)
+    # The domU waits, connected, until the nodes are read: once it powers
+    # off, its frontend's nodes are gone.
+    domu.wait_record("ready", 120, phase="done")
     nodes = s.fact(f"{name}_xenstore", {
         "backend_feature": lab.xs_read(f"{domu.backend()}/feature-data-integrity"),
         "frontend_feature": lab.xs_read(f"{domu.frontend()}/feature-data-integrity")})
+    lab.signal(box, "bye")
     run = domu.finish(180)
     guest = (run.record("profile") or [{}])[0]
     io = run.record("io")
